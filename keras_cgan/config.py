@@ -1,0 +1,130 @@
+"""The frozen training configuration shared by the CLI and library code.
+
+`main.py` turns absl flags into a `TrainConfig`; everything below it takes the
+config object and never reads flags.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+from keras_cgan.errors import ConfigError
+
+ARCHS = ("mlp", "dcgan")
+MNIST_DIR_ENV = "KERAS_CGAN_MNIST_DIR"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on.
+
+    Attributes:
+        epochs: Total number of epochs (>= 1).
+        batch_size: Examples per training step (>= 1).
+        latent_dim: Width of the noise vector z (>= 1).
+        hidden_units: Width of the hidden layer (mlp) or base filter count (dcgan).
+        arch: Network pair, one of `ARCHS`.
+        learning_rate: Adam learning rate of the generator (and of the
+            discriminator unless `d_learning_rate` is set).
+        d_learning_rate: Adam learning rate of the discriminator; None means
+            `learning_rate`.
+        beta_1: Adam beta_1 for both optimizers.
+        beta_2: Adam beta_2 for both optimizers.
+        num_classes: Number of label classes (10 for MNIST).
+        train_examples: Use only the first N training examples (0 = all).
+        mnist_dir: Folder with the IDX files or `mnist.npz`; None uses
+            tensorflow-datasets.
+        tfds_data_dir: tensorflow-datasets data directory (None = its default).
+        workdir: Folder that receives every artifact of the run.
+        sample_every: Write a sample grid every this many epochs (>= 1).
+        seed: Seed for weights, noise and data order; None picks one (recorded in
+            config.json so the run can be repeated).
+        tensorboard: Also write TensorBoard logs under `<workdir>/tensorboard`.
+        jit_compile: Compile the train step with XLA.
+        steps_per_execution: Training steps per compiled call.
+        verbose: Keras `fit` verbosity (0, 1 or 2).
+    """
+
+    epochs: int = 1000
+    batch_size: int = 64
+    latent_dim: int = 100
+    hidden_units: int = 128
+    arch: str = "mlp"
+    learning_rate: float = 1e-3
+    d_learning_rate: Optional[float] = None
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    num_classes: int = 10
+    train_examples: int = 0
+    mnist_dir: Optional[str] = None
+    tfds_data_dir: Optional[str] = None
+    workdir: str = "runs/default"
+    sample_every: int = 1
+    seed: Optional[int] = None
+    tensorboard: bool = False
+    jit_compile: bool = False
+    steps_per_execution: int = 1
+    verbose: int = 1
+
+    def __post_init__(self):
+        positive = (
+            "epochs",
+            "batch_size",
+            "latent_dim",
+            "hidden_units",
+            "num_classes",
+            "sample_every",
+            "steps_per_execution",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.train_examples < 0:
+            raise ConfigError(f"train_examples must be >= 0 (0 = all), got {self.train_examples}")
+        if self.arch not in ARCHS:
+            raise ConfigError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCHS)}")
+        for name in ("learning_rate", "d_learning_rate"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be > 0, got {value}")
+        for name in ("beta_1", "beta_2"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {value}")
+        if self.verbose not in (0, 1, 2):
+            raise ConfigError(f"verbose must be 0, 1 or 2, got {self.verbose}")
+
+    @property
+    def discriminator_learning_rate(self) -> float:
+        """The discriminator's Adam learning rate."""
+        if self.d_learning_rate is None:
+            return self.learning_rate
+        return self.d_learning_rate
+
+    def replace(self, **changes) -> "TrainConfig":
+        """Returns a copy with `changes` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save_json(self, path: str) -> None:
+        """Writes the config as pretty JSON to `path` (atomically)."""
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Builds a config from a dict, ignoring keys this version does not know."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    @classmethod
+    def load_json(cls, path: str) -> "TrainConfig":
+        with open(path) as f:
+            return cls.from_dict(json.load(f))

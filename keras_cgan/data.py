@@ -1,0 +1,352 @@
+"""The MNIST input pipeline.
+
+MNIST comes from one of two sources, both reduced to the same in-memory arrays:
+
+* a local folder (`mnist_dir`, or the `KERAS_CGAN_MNIST_DIR` environment
+  variable) holding the four standard IDX files (gzipped or not) or Keras'
+  `mnist.npz`;
+* tensorflow-datasets' `mnist` (downloads on first use; `tfds_data_dir`).
+
+`make_dataset` turns the arrays into a `tf.data` pipeline of
+`(images, one_hot_labels)` batches: the uint8 images stay in memory (the
+cache), each batch is a vectorised gather of shuffled indices, converted to
+float32 in [0, 1] and one-hot encoded, then prefetched.
+"""
+
+import gzip
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from keras_cgan.config import MNIST_DIR_ENV
+from keras_cgan.errors import DataError
+
+IMAGE_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+SPLITS = ("train", "test")
+
+_IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_IMAGES_MAGIC = 2051
+_LABELS_MAGIC = 2049
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Reads one IDX file (optionally gzipped) into a uint8 array.
+
+    Args:
+        path: An `*-idx3-ubyte` (images) or `*-idx1-ubyte` (labels) file, plain
+            or `.gz`.
+
+    Returns:
+        uint8 array: images `[N, 28, 28]` (magic 2051) or labels `[N]` (magic
+        2049).
+
+    Raises:
+        DataError: the file is missing, truncated, not gzip when named `.gz`, or
+            has a wrong magic number or shape.
+    """
+    if not os.path.isfile(path):
+        raise DataError(f"MNIST file not found: {path}")
+    try:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise DataError(
+            f"cannot read MNIST file {path} ({e}): replace it with the original"
+        ) from None
+    if len(raw) < 8:
+        raise DataError(f"MNIST file {path} is truncated (only {len(raw)} bytes)")
+    magic, count = np.frombuffer(raw[:8], dtype=">i4")
+    if magic == _IMAGES_MAGIC:
+        if len(raw) < 16:
+            raise DataError(f"MNIST file {path} is truncated (header incomplete)")
+        rows, cols = np.frombuffer(raw[8:16], dtype=">i4")
+        if (rows, cols) != IMAGE_SHAPE[:2]:
+            raise DataError(f"MNIST file {path} holds {rows}x{cols} images, expected 28x28")
+        shape, offset = (count, rows, cols), 16
+    elif magic == _LABELS_MAGIC:
+        shape, offset = (count,), 8
+    else:
+        raise DataError(
+            f"MNIST file {path} has magic number {magic}, expected "
+            f"{_IMAGES_MAGIC} (images) or {_LABELS_MAGIC} (labels): not an IDX file"
+        )
+    expected = int(np.prod(shape))
+    if len(raw) - offset != expected:
+        raise DataError(
+            f"MNIST file {path} is truncated or padded: header promises "
+            f"{expected} bytes of data, found {len(raw) - offset}"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
+
+
+def _find_idx(directory: str, stem: str) -> Optional[str]:
+    for name in (stem, stem + ".gz"):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def load_local_mnist(directory: str, split: str = "train") -> Tuple[np.ndarray, np.ndarray]:
+    """Loads a split of MNIST from a local folder.
+
+    The folder holds the four standard IDX files (`train-images-idx3-ubyte`,
+    ..., each plain or `.gz`) or, failing that, Keras' `mnist.npz`.
+
+    Args:
+        directory: The folder.
+        split: "train" or "test".
+
+    Returns:
+        `(images, labels)`: uint8 `[N, 28, 28, 1]` in 0..255 and uint8 `[N]`
+        in 0..9.
+
+    Raises:
+        DataError: the folder or a file is missing or unreadable.
+    """
+    _check_split(split)
+    if not os.path.isdir(directory):
+        raise DataError(
+            f"MNIST folder not found: {directory} (pass --mnist_dir=DIR holding "
+            "the four IDX files or mnist.npz)"
+        )
+    images_stem, labels_stem = _IDX_FILES[split]
+    images_path = _find_idx(directory, images_stem)
+    labels_path = _find_idx(directory, labels_stem)
+    npz_path = os.path.join(directory, "mnist.npz")
+    if images_path is None and labels_path is None and os.path.isfile(npz_path):
+        return _load_npz(npz_path, split)
+    for stem, path in ((images_stem, images_path), (labels_stem, labels_path)):
+        if path is None:
+            raise DataError(
+                f"MNIST file not found: {os.path.join(directory, stem)}[.gz] "
+                "(the folder needs the four IDX files or mnist.npz)"
+            )
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+    if images.ndim != 3:
+        raise DataError(f"MNIST file {images_path} holds labels, not images")
+    if labels.ndim != 1:
+        raise DataError(f"MNIST file {labels_path} holds images, not labels")
+    if len(images) != len(labels):
+        raise DataError(
+            f"MNIST files disagree: {images_path} has {len(images)} images but "
+            f"{labels_path} has {len(labels)} labels"
+        )
+    return _checked(images[..., None], labels, labels_path)
+
+
+def _load_npz(path: str, split: str) -> Tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path) as f:
+            missing = [k for k in (f"x_{split}", f"y_{split}") if k not in f.files]
+            if missing:
+                raise DataError(
+                    f"MNIST file {path} lacks array '{missing[0]}': not Keras' mnist.npz"
+                )
+            images, labels = f[f"x_{split}"], f[f"y_{split}"]
+    except DataError:
+        raise
+    except Exception as e:  # zipfile, pickle and OS errors all mean "corrupt".
+        raise DataError(f"cannot read MNIST file {path} ({type(e).__name__}: {e})") from None
+    if images.shape[1:] != IMAGE_SHAPE[:2] or len(images) != len(labels):
+        raise DataError(
+            f"MNIST file {path} has images {images.shape} and labels "
+            f"{labels.shape}, expected [N, 28, 28] and [N]"
+        )
+    return _checked(images.astype(np.uint8)[..., None], labels.astype(np.uint8), path)
+
+
+def _checked(images, labels, path):
+    if len(labels) and labels.max() >= NUM_CLASSES:
+        raise DataError(f"MNIST labels in {path} go up to {labels.max()}, expected 0..9")
+    return images, labels
+
+
+def load_tfds_mnist(split: str = "train", data_dir: Optional[str] = None):
+    """Loads a split of MNIST through tensorflow-datasets.
+
+    Args:
+        split: "train" or "test".
+        data_dir: tensorflow-datasets data directory (None = its default).
+
+    Returns:
+        `(images, labels)` as in `load_local_mnist`.
+
+    Raises:
+        DataError: tensorflow-datasets is missing or failed (offline, bad
+            `data_dir`, ...); the message says how to use a local copy instead.
+    """
+    _check_split(split)
+    try:
+        import tensorflow_datasets as tfds
+
+        images, labels = tfds.as_numpy(
+            tfds.load(
+                "mnist",
+                split=split,
+                batch_size=-1,
+                as_supervised=True,
+                data_dir=data_dir,
+            )
+        )
+    except Exception as e:  # Any failure: the remedy is the same.
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise DataError(
+            f"could not load MNIST with tensorflow-datasets ({type(e).__name__}: "
+            f"{reason}); for offline use pass --mnist_dir=DIR (or set "
+            f"{MNIST_DIR_ENV}) to a folder with the four MNIST IDX files or mnist.npz"
+        ) from None
+    return _checked(
+        images.astype(np.uint8).reshape((-1,) + IMAGE_SHAPE), labels.astype(np.uint8), "tfds mnist"
+    )
+
+
+def load_mnist(
+    split: str = "train",
+    *,
+    mnist_dir: Optional[str] = None,
+    tfds_data_dir: Optional[str] = None,
+    num_examples: int = 0,
+):
+    """Loads a split of MNIST from a local folder or tensorflow-datasets.
+
+    Args:
+        split: "train" or "test".
+        mnist_dir: Local folder (see `load_local_mnist`). None falls back to the
+            `KERAS_CGAN_MNIST_DIR` environment variable, then to
+            tensorflow-datasets.
+        tfds_data_dir: tensorflow-datasets data directory.
+        num_examples: Keep only the first N examples (0 = all).
+
+    Returns:
+        `(images, labels)`: uint8 `[N, 28, 28, 1]` in 0..255 and uint8 `[N]`.
+    """
+    mnist_dir = mnist_dir or os.environ.get(MNIST_DIR_ENV) or None
+    if mnist_dir:
+        images, labels = load_local_mnist(mnist_dir, split)
+    else:
+        images, labels = load_tfds_mnist(split, tfds_data_dir)
+    if num_examples:
+        images, labels = images[:num_examples], labels[:num_examples]
+    return images, labels
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    seed: int = 0,
+    epochs: Optional[Tuple[int, int]] = None,
+    num_classes: int = NUM_CLASSES,
+) -> tf.data.Dataset:
+    """Builds the batched `tf.data` pipeline from in-memory MNIST arrays.
+
+    Two modes:
+
+    * `epochs=None`: one pass over the data per iteration of the dataset,
+      reshuffled on each iteration (what `model.fit(ds, epochs=E)` expects).
+    * `epochs=(start, end)`: the passes for epochs `start..end-1` back to back;
+      the order of epoch `e` is a pure function of `(seed, e)`, so a run resumed
+      at epoch `start` sees exactly the batches of an uninterrupted run. Use
+      with `fit(steps_per_epoch=len(images) // batch_size)`.
+
+    Incomplete final batches are dropped.
+
+    Args:
+        images: uint8 `[N, 28, 28, 1]` in 0..255.
+        labels: integer `[N]` in `0..num_classes-1`.
+        batch_size: Examples per batch (<= N).
+        shuffle: Shuffle the order within each epoch.
+        seed: Seed of the shuffle.
+        epochs: None, or the half-open epoch range `(start, end)`.
+        num_classes: Depth of the one-hot labels.
+
+    Returns:
+        A dataset of `(images, one_hot)`: float32 `[B, 28, 28, 1]` in [0, 1] and
+        float32 `[B, num_classes]`.
+    """
+    n = len(images)
+    if len(labels) != n:
+        raise DataError(f"{n} images but {len(labels)} labels")
+    if batch_size > n:
+        raise DataError(
+            f"batch_size {batch_size} is larger than the {n} examples available: "
+            "lower --batch_size or use more examples"
+        )
+    steps = n // batch_size
+    images_t = tf.constant(images, dtype=tf.uint8)
+    labels_t = tf.constant(labels, dtype=tf.int32)
+    seed = int(seed) % (2**31)
+
+    if epochs is None:
+        indices = tf.data.Dataset.range(n)
+        if shuffle:
+            indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        batches = indices.batch(batch_size, drop_remainder=True)
+    else:
+        start, end = epochs
+
+        def epoch_batches(epoch):
+            order = tf.range(n, dtype=tf.int64)
+            if shuffle:
+                order = tf.random.experimental.stateless_shuffle(
+                    order, seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+                )
+            order = tf.reshape(order[: steps * batch_size], [steps, batch_size])
+            return tf.data.Dataset.from_tensor_slices(order)
+
+        batches = tf.data.Dataset.range(start, end).flat_map(epoch_batches)
+
+    def to_example(idx):
+        x = tf.cast(tf.gather(images_t, idx), tf.float32) / 255.0
+        y = tf.one_hot(tf.gather(labels_t, idx), num_classes, dtype=tf.float32)
+        return x, y
+
+    return batches.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def mnist_dataset(
+    split: str = "train",
+    batch_size: int = 64,
+    *,
+    mnist_dir: Optional[str] = None,
+    tfds_data_dir: Optional[str] = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    num_examples: int = 0,
+) -> tf.data.Dataset:
+    """MNIST as a reshuffling `tf.data` pipeline, ready for `model.fit`.
+
+    Args:
+        split: "train" or "test".
+        batch_size: Examples per batch; the incomplete last batch is dropped.
+        mnist_dir: Local MNIST folder; None falls back to `KERAS_CGAN_MNIST_DIR`,
+            then tensorflow-datasets.
+        tfds_data_dir: tensorflow-datasets data directory.
+        shuffle: Reshuffle on every pass.
+        seed: Seed of the shuffle.
+        num_examples: Keep only the first N examples (0 = all).
+
+    Returns:
+        A dataset of `(images, one_hot)`: float32 `[B, 28, 28, 1]` in [0, 1] and
+        float32 `[B, 10]`.
+    """
+    images, labels = load_mnist(
+        split, mnist_dir=mnist_dir, tfds_data_dir=tfds_data_dir, num_examples=num_examples
+    )
+    return make_dataset(images, labels, batch_size, shuffle=shuffle, seed=seed)
+
+
+def _check_split(split):
+    if split not in SPLITS:
+        raise DataError(f"unknown MNIST split {split!r}: use 'train' or 'test'")

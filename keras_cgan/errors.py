@@ -1,0 +1,17 @@
+"""Exceptions that keras_cgan raises for bad user input.
+
+Each carries a one-line message that names the problem and the fix. The command
+line tools print that line and exit with status 2 instead of a traceback.
+"""
+
+
+class KerasCganError(Exception):
+    """Base class: a user-facing, one-line error."""
+
+
+class DataError(KerasCganError, ValueError):
+    """MNIST could not be found or read (missing, truncated or corrupt files)."""
+
+
+class ConfigError(KerasCganError, ValueError):
+    """A configuration value is out of range or inconsistent."""
