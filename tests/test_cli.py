@@ -1,0 +1,142 @@
+"""The command line: flagfiles, flag validation, and an end-to-end smoke run."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+
+from conftest import REPO_ROOT
+from keras_cgan import main
+from keras_cgan.config import TrainConfig
+
+FLAGFILES = sorted(glob.glob(os.path.join(REPO_ROOT, "flags", "*.cfg")))
+
+
+@pytest.fixture
+def parse():
+    """Parses argv into the global FLAGS, restoring defaults afterwards."""
+
+    def _parse(*args):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["keras_cgan.main", *args])
+        return main.config_from_flags()
+
+    yield _parse
+    flags.FLAGS.unparse_flags()
+
+
+def _settings(path):
+    """The `--name=value` lines of a flagfile, as a dict of strings."""
+    settings = {}
+    for line in open(path):
+        line = line.strip()
+        if line.startswith("--"):
+            name, _, value = line[2:].partition("=")
+            settings[name] = value
+    return settings
+
+
+def test_the_presets_exist():
+    names = {os.path.basename(p) for p in FLAGFILES}
+    assert {"seed.cfg", "dcgan.cfg", "smoke.cfg"} <= names
+
+
+@pytest.mark.parametrize("path", FLAGFILES, ids=os.path.basename)
+def test_every_flagfile_parses_into_a_valid_config(parse, path):
+    config = parse(f"--flagfile={path}")
+    assert isinstance(config, TrainConfig)
+    settings = _settings(path)
+    assert settings, f"{path} sets no flags"
+    for name, value in settings.items():
+        parsed = getattr(flags.FLAGS, name)
+        expected = flags.FLAGS[name].parser.parse(value)
+        assert parsed == expected, name
+        if hasattr(config, name):
+            assert getattr(config, name) == expected, name
+
+
+def test_seed_preset_is_the_tutorial(parse):
+    config = parse(f"--flagfile={os.path.join(REPO_ROOT, 'flags', 'seed.cfg')}")
+    defaults = parse()
+    for name in (
+        "arch",
+        "latent_dim",
+        "hidden_units",
+        "learning_rate",
+        "beta_1",
+        "batch_size",
+        "epochs",
+    ):
+        assert getattr(config, name) == getattr(defaults, name), name
+    assert (config.arch, config.hidden_units, config.latent_dim) == ("mlp", 128, 100)
+    assert (config.learning_rate, config.batch_size, config.epochs) == (1e-3, 64, 1000)
+
+
+def test_command_line_overrides_a_preset(parse):
+    config = parse(f"--flagfile={os.path.join(REPO_ROOT, 'flags', 'dcgan.cfg')}", "--epochs=3")
+    assert config.arch == "dcgan" and config.epochs == 3
+    assert config.workdir.startswith("runs" + os.sep)
+
+
+def _run_main(*args, env_extra=None, timeout=300):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env_extra or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "keras_cgan.main", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs=0"], "flag --epochs=0: 0 is not a positive integer"),
+        (["--batch_size=-4"], "flag --batch_size=-4"),
+        (["--arch=resnet"], "flag --arch=resnet: value should be one of <mlp|dcgan>"),
+        (["--learning_rate=0"], "--learning_rate must be > 0"),
+        (["--beta_1=1.5"], "flag --beta_1=1.5"),
+        (["--flagfile=flags/no_such_preset.cfg"], "Unable to open flagfile"),
+        (["--epochs=ten"], "flag --epochs=ten"),
+        (["stray"], "unexpected arguments 'stray'"),
+        (["--mnist_dir=/no/such/folder", "--epochs=1"], "MNIST folder not found: /no/such/folder"),
+    ],
+)
+def test_bad_input_exits_nonzero_with_one_clear_line(args, message, tmp_path):
+    result = _run_main(*args, f"--workdir={tmp_path / 'run'}")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    error_lines = [
+        line for line in result.stderr.splitlines() if "rror" in line and "cuda" not in line.lower()
+    ]
+    assert len(error_lines) == 1, result.stderr
+    assert message in error_lines[0]
+
+
+@pytest.mark.slow
+def test_smoke_preset_end_to_end(real_mnist_dir, tmp_path):
+    workdir = tmp_path / "smoke"
+    result = _run_main(
+        "--flagfile=flags/smoke.cfg",
+        f"--workdir={workdir}",
+        "--tensorboard",
+        env_extra={"KERAS_CGAN_MNIST_DIR": real_mnist_dir},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = json.loads((workdir / "config.json").read_text())
+    assert config["epochs"] == 2 and config["train_examples"] == 640 and config["seed"] == 0
+    assert config["mnist_dir"] == real_mnist_dir and config["tensorboard"] is True
+    csv_lines = (workdir / "metrics.csv").read_text().splitlines()
+    assert csv_lines[0] == "epoch,d_acc,d_loss,g_loss" and len(csv_lines) == 3
+    for name in ("epoch_0001.png", "epoch_0002.png", "progress.gif"):
+        assert (workdir / "samples" / name).stat().st_size > 1000, name
+    assert (workdir / "metrics.png").stat().st_size > 1000
+    assert (workdir / "model.keras").is_file()
+    assert glob.glob(str(workdir / "tensorboard" / "samples" / "events.out.tfevents.*"))
+    assert glob.glob(str(workdir / "tensorboard" / "train" / "events.out.tfevents.*"))
