@@ -8,7 +8,17 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("callbacks", "config", "data", "errors", "model", "networks", "train")
+_SUBMODULES = (
+    "callbacks",
+    "checkpoint",
+    "config",
+    "data",
+    "errors",
+    "export",
+    "model",
+    "networks",
+    "train",
+)
 _ATTRS = {
     "ConditionalGAN": "model",
     "LabelError": "model",

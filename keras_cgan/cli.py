@@ -22,6 +22,7 @@ def quiet_tensorflow():
     TF_CPP_MIN_LOG_LEVEL yourself to see TensorFlow's own C++ logs.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _quiet_absl_info()
     if "tensorflow" in sys.modules:
         return
     with tempfile.TemporaryFile() as captured, _redirect_fd(2, captured.fileno()):
@@ -30,6 +31,15 @@ def quiet_tensorflow():
         except BaseException:
             _replay(captured)
             raise
+
+
+def _quiet_absl_info():
+    """TensorFlow's Python INFO logs (SavedModel writing...) unless --verbosity was given."""
+    from absl import flags, logging
+
+    if "verbosity" in flags.FLAGS and flags.FLAGS["verbosity"].present:
+        return
+    logging.set_verbosity(logging.WARNING)
 
 
 @contextlib.contextmanager
@@ -54,6 +64,23 @@ def fail(message):
     """Prints `keras_cgan: error: message` on stderr and exits with status 2."""
     print(f"keras_cgan: error: {message}", file=sys.stderr)
     sys.exit(EXIT_USER_ERROR)
+
+
+def parse_flags(argv):
+    """absl flag parsing whose errors are one line and exit status 2."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        fail(f"{e} (see --helpshort)")
+
+
+def run(main):
+    """Runs an absl `main(argv)` with one-line errors for flags and user input."""
+    from absl import app
+
+    app.run(exits_on_user_error(main), flags_parser=parse_flags)
 
 
 def exits_on_user_error(main):

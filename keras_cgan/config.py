@@ -44,6 +44,9 @@ class TrainConfig:
         jit_compile: Compile the train step with XLA.
         steps_per_execution: Training steps per compiled call.
         verbose: Keras `fit` verbosity (0, 1 or 2).
+        checkpoint_every: Write a checkpoint every this many epochs (>= 1).
+        resume: Continue the run found in `workdir`, if any; False moves an
+            existing run aside and starts afresh.
     """
 
     epochs: int = 1000
@@ -66,6 +69,8 @@ class TrainConfig:
     jit_compile: bool = False
     steps_per_execution: int = 1
     verbose: int = 1
+    checkpoint_every: int = 1
+    resume: bool = True
 
     def __post_init__(self):
         positive = (
@@ -76,6 +81,7 @@ class TrainConfig:
             "num_classes",
             "sample_every",
             "steps_per_execution",
+            "checkpoint_every",
         )
         for name in positive:
             value = getattr(self, name)

@@ -247,6 +247,7 @@ def make_dataset(
     shuffle: bool = True,
     seed: int = 0,
     epochs: Optional[Tuple[int, int]] = None,
+    skip_batches: int = 0,
     num_classes: int = NUM_CLASSES,
 ) -> tf.data.Dataset:
     """Builds the batched `tf.data` pipeline from in-memory MNIST arrays.
@@ -269,6 +270,8 @@ def make_dataset(
         shuffle: Shuffle the order within each epoch.
         seed: Seed of the shuffle.
         epochs: None, or the half-open epoch range `(start, end)`.
+        skip_batches: Leave out the first batches (of epoch `start`): a run
+            resumed mid-epoch does not see batches it already trained on.
         num_classes: Depth of the one-hot labels.
 
     Returns:
@@ -306,6 +309,9 @@ def make_dataset(
             return tf.data.Dataset.from_tensor_slices(order)
 
         batches = tf.data.Dataset.range(start, end).flat_map(epoch_batches)
+
+    if skip_batches:
+        batches = batches.skip(skip_batches)
 
     def to_example(idx):
         x = tf.cast(tf.gather(images_t, idx), tf.float32) / 255.0

@@ -5,9 +5,10 @@ Defines the absl flags, turns them into a frozen `TrainConfig` and hands it to
 """
 
 import os
+import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
 from keras_cgan import cli
 from keras_cgan.config import ARCHS, MNIST_DIR_ENV, TrainConfig
@@ -73,6 +74,18 @@ flags.DEFINE_integer(
     upper_bound=2,
 )
 
+flags.DEFINE_integer(
+    "checkpoint_every",
+    _D.checkpoint_every,
+    "Write a kill-safe checkpoint to <workdir>/checkpoints every N epochs.",
+    lower_bound=1,
+)
+flags.DEFINE_bool(
+    "resume",
+    _D.resume,
+    "Continue the run in --workdir if it has a checkpoint; --noresume moves it aside and starts over.",
+)
+
 FLAGS = flags.FLAGS
 
 flags.register_validator("learning_rate", lambda v: v > 0, "--learning_rate must be > 0")
@@ -104,23 +117,28 @@ def config_from_flags(flag_values=FLAGS) -> TrainConfig:
         jit_compile=flag_values.jit_compile,
         steps_per_execution=flag_values.steps_per_execution,
         verbose=flag_values.verbose,
+        checkpoint_every=flag_values.checkpoint_every,
+        resume=flag_values.resume,
     )
 
 
-@cli.exits_on_user_error
 def main(argv):
     del argv  # Unused: positional arguments are rejected by the wrapper.
     config = config_from_flags()
     cli.quiet_tensorflow()  # Only once the flags are valid: they fail fast.
-    from keras_cgan import train
+    from keras_cgan import checkpoint, train
 
-    train.train(config)
+    try:
+        train.train(config)
+    except checkpoint.TrainingInterrupted as e:
+        print(f"keras_cgan: {e}", file=sys.stderr)
+        sys.exit(128 + e.signum)
     print(f"keras_cgan: done, artifacts in {config.workdir}")
 
 
 def run():
     """Console-script entry point (`keras-cgan-train`)."""
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,27 @@
-"""Wires data, networks, model and callbacks into a training run."""
+"""Wires data, networks, model, callbacks, checkpoints and export into a run."""
 
 import os
 import secrets
+import time
 
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import data, networks
+from keras_cgan import checkpoint, data, networks
 from keras_cgan.config import TrainConfig
 from keras_cgan.model import ConditionalGAN
+
+# What a run writes into its workdir (moved aside together by resume=False).
+RUN_ARTIFACTS = (
+    "config.json",
+    "metrics.csv",
+    "metrics.png",
+    "model.keras",
+    "samples",
+    "checkpoints",
+    "export",
+    "tensorboard",
+)
 
 
 def resolve_seed(config: TrainConfig) -> TrainConfig:
@@ -49,63 +62,159 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
     return gan
 
 
-def make_callbacks(config: TrainConfig):
-    """The callbacks of a CLI run: sample grids, CSV log, metrics plot, TensorBoard."""
+def make_callbacks(config: TrainConfig, steps_per_epoch, grid_noise=None):
+    """The callbacks of a CLI run, the checkpoint/divergence guard first.
+
+    Returns:
+        `(callbacks, checkpoint_callback)`.
+    """
     workdir = config.workdir
     csv_path = os.path.join(workdir, "metrics.csv")
     tb_dir = os.path.join(workdir, "tensorboard") if config.tensorboard else None
+    grid = callbacks_lib.SampleGrid(
+        os.path.join(workdir, "samples"),
+        every=config.sample_every,
+        seed=config.seed,
+        tensorboard_dir=tb_dir and os.path.join(tb_dir, "samples"),
+    )
+    grid.noise = grid_noise
+    guard = checkpoint.CheckpointCallback(
+        os.path.join(workdir, "checkpoints"),
+        config,
+        steps_per_epoch,
+        every=config.checkpoint_every,
+        sample_grid=grid,
+    )
     result = [
-        callbacks_lib.SampleGrid(
-            os.path.join(workdir, "samples"),
-            every=config.sample_every,
-            seed=config.seed,
-            tensorboard_dir=tb_dir and os.path.join(tb_dir, "samples"),
-        ),
+        guard,
+        grid,
         callbacks_lib.CSVLog(csv_path),
         callbacks_lib.MetricsPlot(os.path.join(workdir, "metrics.png"), csv_path=csv_path),
     ]
     if tb_dir:
         result.append(keras.callbacks.TensorBoard(tb_dir, write_graph=False))
-    return result
+    return result, guard
 
 
-def train(config: TrainConfig) -> ConditionalGAN:
-    """Trains a conditional GAN on MNIST and writes every artifact to `config.workdir`.
+def _move_run_aside(workdir):
+    """Moves a previous run's artifacts into `<workdir>/replaced-<time>/`."""
+    present = [name for name in RUN_ARTIFACTS if os.path.exists(os.path.join(workdir, name))]
+    if not present:
+        return None
+    target = os.path.join(workdir, time.strftime("replaced-%Y%m%d-%H%M%S"))
+    os.makedirs(target)
+    for name in present:
+        os.replace(os.path.join(workdir, name), os.path.join(target, name))
+    return target
+
+
+def _save_model(gan, path):
+    tmp = path[: -len(".keras")] + ".tmp.keras"
+    gan.save(tmp)
+    os.replace(tmp, path)
+
+
+def _say(config, message):
+    if config.verbose:
+        print(f"keras_cgan: {message}", flush=True)
+
+
+def train(config: TrainConfig, callbacks=()) -> ConditionalGAN:
+    """Trains a conditional GAN on MNIST, resuming the run in `config.workdir`.
 
     Writes `config.json` (the effective config, seed included), `metrics.csv`,
     `metrics.png`, `samples/epoch_NNNN.png`, `samples/progress.gif`,
-    `model.keras` and, with `tensorboard`, `tensorboard/`.
+    `checkpoints/latest/` (every `checkpoint_every` epochs), and at the end
+    `model.keras` and the SavedModel `export/`; with `tensorboard`, also
+    `tensorboard/`.
+
+    If the workdir holds a checkpoint and `config.resume` is true, training
+    continues from it: same weights, optimizer state, noise stream and data
+    order as an uninterrupted run. A finished run given more `epochs`
+    continues from its last epoch.
 
     Args:
         config: The run configuration.
+        callbacks: Extra Keras callbacks, run after the built-in ones.
 
     Returns:
         The trained `ConditionalGAN`.
 
     Raises:
         DataError: MNIST could not be loaded (the message says how to fix it).
+        ConfigError: the workdir's run was made with another model or
+            optimizer configuration.
+        TrainingDiverged: a loss or weight became NaN/Inf (last good
+            checkpoint kept).
+        TrainingInterrupted: SIGTERM/SIGINT; a checkpoint was written.
     """
-    config = resolve_seed(config)
+    workdir = config.workdir
+    ckpt_dir = os.path.join(workdir, "checkpoints")
+    ckpt = checkpoint.find_checkpoint(ckpt_dir)
+    if ckpt is not None and config.resume:
+        _, _, saved = checkpoint.read_checkpoint_info(ckpt)
+        checkpoint.check_resumable(saved, config, workdir)
+        config = config.replace(seed=saved.seed)
+    else:
+        if not config.resume:
+            moved = _move_run_aside(workdir) if os.path.isdir(workdir) else None
+            if moved:
+                _say(config, f"--noresume: the previous run in {workdir} was moved to {moved}")
+        ckpt = None
+        config = resolve_seed(config)
+
     images, labels = data.load_mnist(
         "train",
         mnist_dir=config.mnist_dir,
         tfds_data_dir=config.tfds_data_dir,
         num_examples=config.train_examples,
     )
-    os.makedirs(config.workdir, exist_ok=True)
-    config.save_json(os.path.join(config.workdir, "config.json"))
+    steps = len(images) // config.batch_size
+    os.makedirs(workdir, exist_ok=True)
+    config.save_json(os.path.join(workdir, "config.json"))
     keras.utils.set_random_seed(config.seed)
-    dataset = data.make_dataset(
-        images, labels, config.batch_size, seed=config.seed, epochs=(0, config.epochs)
-    )
     gan = build_gan(config)
-    gan.fit(
-        dataset,
-        epochs=config.epochs,
-        steps_per_epoch=len(images) // config.batch_size,
-        callbacks=make_callbacks(config),
-        verbose=config.verbose,
-        shuffle=False,
-    )
-    gan.save(os.path.join(config.workdir, "model.keras"))
+    epoch, step, grid_noise = 0, 0, None
+    if ckpt is not None:
+        epoch, step, grid_noise = checkpoint.restore_checkpoint(ckpt, gan)
+        _say(config, f"resuming {workdir} after epoch {epoch}" + (f", step {step}" if step else ""))
+
+    if epoch >= config.epochs:
+        _say(config, f"{workdir} already trained {epoch} epochs (--epochs={config.epochs})")
+    else:
+        run_callbacks, guard = make_callbacks(config, steps, grid_noise)
+        run_callbacks += list(callbacks)
+        # A run stopped mid-epoch first finishes that epoch's remaining batches.
+        phases = []
+        if step:
+            phases.append((epoch, epoch + 1, step))
+            epoch += 1
+        if epoch < config.epochs:
+            phases.append((epoch, config.epochs, 0))
+        try:
+            for start, end, skip in phases:
+                dataset = data.make_dataset(
+                    images,
+                    labels,
+                    config.batch_size,
+                    seed=config.seed,
+                    epochs=(start, end),
+                    skip_batches=skip,
+                )
+                gan.fit(
+                    dataset,
+                    initial_epoch=start,
+                    epochs=end,
+                    steps_per_epoch=steps - skip,
+                    callbacks=run_callbacks,
+                    verbose=config.verbose,
+                    shuffle=False,
+                )
+        finally:
+            guard.restore_signal_handlers()
+
+    from keras_cgan import export  # Imported late: only runs that finish export.
+
+    _save_model(gan, os.path.join(workdir, "model.keras"))
+    export.export_generator(gan, os.path.join(workdir, "export"), config)
     return gan

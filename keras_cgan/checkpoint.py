@@ -1,0 +1,345 @@
+"""Kill-safe training checkpoints, exact resume, and the divergence guard.
+
+A checkpoint is a folder `<workdir>/checkpoints/latest/` holding
+
+* `state.npz`: every variable of the run: both networks (BatchNorm statistics
+  included), both optimizers (iteration counts and slots), the noise
+  `SeedGenerator` state (which `model.save` does not keep), and the fixed
+  sample-grid noise;
+* `state.json`: the epoch and step it was taken at and the config it belongs to.
+
+It is written to a temporary folder first and swapped in with renames, so a
+process killed at any moment (SIGKILL included) leaves a loadable checkpoint:
+either the new one or the previous one (`latest.old`, picked up on load).
+Writing costs a few milliseconds for the seed model.
+
+Before each write, `CheckpointCallback` checks the epoch's losses and all
+weights; a NaN or Inf stops training with `TrainingDiverged` and leaves the
+last good checkpoint and export untouched. SIGTERM or Ctrl-C finish the
+current step, write a mid-epoch checkpoint and raise `TrainingInterrupted`;
+the resumed run skips the batches already consumed.
+"""
+
+import json
+import os
+import shutil
+import signal
+import threading
+
+import keras
+import numpy as np
+
+from keras_cgan.config import TrainConfig
+from keras_cgan.errors import ConfigError, KerasCganError
+
+LATEST = "latest"
+_STATE_NPZ = "state.npz"
+_STATE_JSON = "state.json"
+_GRID_NOISE = "sample_grid/noise"
+
+
+class TrainingDiverged(KerasCganError):
+    """A loss or weight became NaN/Inf; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KerasCganError):
+    """SIGTERM/SIGINT stopped training after a checkpoint was written."""
+
+    def __init__(self, message, signum):
+        super().__init__(message)
+        self.signum = signum
+
+
+def replace_dir(tmp_dir, final_dir):
+    """Moves the finished folder `tmp_dir` to `final_dir`, atomically enough.
+
+    An existing `final_dir` is first renamed to `final_dir.old`, then `tmp_dir`
+    is renamed into place, then the old copy is deleted. At every instant one
+    complete copy exists (`resolve_dir` finds it).
+    """
+    old = final_dir + ".old"
+    if os.path.isdir(final_dir):
+        if os.path.isdir(old):
+            shutil.rmtree(old)
+        os.replace(final_dir, old)
+    os.replace(tmp_dir, final_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def resolve_dir(final_dir):
+    """Returns `final_dir`, or its `.old` copy if a swap was cut short, or None."""
+    for path in (final_dir, final_dir + ".old"):
+        if os.path.isdir(path):
+            return path
+    return None
+
+
+def state_variables(gan):
+    """All variables a checkpoint holds, as an ordered `{key: variable}` dict."""
+    groups = [
+        ("generator", gan.generator.variables),
+        ("discriminator", gan.discriminator.variables),
+        ("d_optimizer", gan.d_optimizer.variables),
+        ("g_optimizer", gan.g_optimizer.variables),
+        ("seed_generator", [gan.seed_generator.state]),
+    ]
+    return {
+        f"{group}/{i:03d}/{v.path}": v
+        for group, variables in groups
+        for i, v in enumerate(variables)
+    }
+
+
+def non_finite_variables(gan):
+    """Keys of the (floating point) state variables holding a NaN or Inf."""
+    bad = []
+    for key, v in state_variables(gan).items():
+        value = np.asarray(v)
+        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+            bad.append(key)
+    return bad
+
+
+def save_checkpoint(directory, gan, config, *, epoch, step=0, grid_noise=None):
+    """Writes a checkpoint to `<directory>/latest` atomically.
+
+    Args:
+        directory: The checkpoints folder.
+        gan: A compiled `ConditionalGAN`.
+        config: The run's `TrainConfig`.
+        epoch: Completed epochs.
+        step: Batches of epoch `epoch + 1` already trained (0 at a boundary).
+        grid_noise: Optional float32 `[N, latent_dim]` sample-grid noise.
+
+    Returns:
+        The checkpoint folder.
+    """
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{threading.get_ident()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    arrays = {key: np.asarray(v) for key, v in state_variables(gan).items()}
+    if grid_noise is not None:
+        arrays[_GRID_NOISE] = np.asarray(grid_noise, np.float32)
+    with open(os.path.join(tmp, _STATE_NPZ), "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    with open(os.path.join(tmp, _STATE_JSON), "w") as f:
+        json.dump({"epoch": int(epoch), "step": int(step), "config": config.to_dict()}, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    final = os.path.join(directory, LATEST)
+    replace_dir(tmp, final)
+    return final
+
+
+def find_checkpoint(directory):
+    """The latest complete checkpoint folder under `directory`, or None."""
+    path = resolve_dir(os.path.join(directory, LATEST))
+    if path and os.path.isfile(os.path.join(path, _STATE_JSON)):
+        return path
+    return None
+
+
+def read_checkpoint_info(path):
+    """Returns `(epoch, step, TrainConfig)` recorded in a checkpoint folder."""
+    with open(os.path.join(path, _STATE_JSON)) as f:
+        info = json.load(f)
+    return info["epoch"], info["step"], TrainConfig.from_dict(info["config"])
+
+
+def restore_checkpoint(path, gan):
+    """Loads a checkpoint's variables into `gan` (built with the same config).
+
+    Returns:
+        `(epoch, step, grid_noise)`; `grid_noise` is None if none was saved.
+
+    Raises:
+        KerasCganError: the checkpoint is unreadable or does not match `gan`.
+    """
+    epoch, step, _ = read_checkpoint_info(path)
+    npz_path = os.path.join(path, _STATE_NPZ)
+    try:
+        with np.load(npz_path) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as e:  # zipfile/OS errors: a damaged file.
+        raise KerasCganError(f"cannot read checkpoint {npz_path} ({e})") from None
+    variables = state_variables(gan)
+    missing = sorted(set(variables) - set(arrays))
+    if missing:
+        raise KerasCganError(
+            f"checkpoint {path} does not match the model: it lacks {missing[0]} "
+            f"({len(missing)} variables missing); was it written by another configuration?"
+        )
+    for key, v in variables.items():
+        if tuple(arrays[key].shape) != tuple(v.shape):
+            raise KerasCganError(
+                f"checkpoint {path} does not match the model: {key} has shape "
+                f"{arrays[key].shape}, the model {tuple(v.shape)}"
+            )
+        v.assign(arrays[key])
+    return epoch, step, arrays.get(_GRID_NOISE)
+
+
+# Fields that define the model, its optimizers or the data order: a resumed run
+# must agree on all of them, or restored state would silently win.
+RESUME_KEYS = (
+    "arch",
+    "latent_dim",
+    "hidden_units",
+    "num_classes",
+    "learning_rate",
+    "d_learning_rate",
+    "beta_1",
+    "beta_2",
+    "batch_size",
+    "train_examples",
+    "seed",
+)
+
+
+def check_resumable(saved: TrainConfig, wanted: TrainConfig, workdir):
+    """Raises ConfigError if `wanted` cannot continue the run of `saved`."""
+    for key in RESUME_KEYS:
+        old, new = getattr(saved, key), getattr(wanted, key)
+        if key == "seed" and new is None:
+            continue  # No seed asked for: keep the run's.
+        if old != new:
+            raise ConfigError(
+                f"workdir {workdir} holds a run with {key}={old!r} but the flags ask for "
+                f"{key}={new!r}: use a new --workdir, pass --{key}={old!r} to resume, "
+                "or --noresume to start over (the old run is moved aside)"
+            )
+
+
+class CheckpointCallback(keras.callbacks.Callback):
+    """Guards against divergence and writes checkpoints; put it first in the list.
+
+    At the end of every epoch it checks the epoch's logged losses and all
+    weights for NaN/Inf and raises `TrainingDiverged` (before later callbacks
+    could write grids or logs of the broken state). Every `every` epochs, and
+    at the end of training, it writes a checkpoint. While training it turns
+    SIGTERM and SIGINT into "finish this step, checkpoint, stop": training
+    ends with `TrainingInterrupted`; a second Ctrl-C interrupts at once. The
+    caller should call `restore_signal_handlers()` in a `finally` (an exception
+    raised inside `fit` skips `on_train_end`).
+
+    Args:
+        directory: The checkpoints folder.
+        config: The run's `TrainConfig` (saved with each checkpoint).
+        steps_per_epoch: Batches per epoch.
+        every: Checkpoint every this many epochs.
+        sample_grid: Optional `SampleGrid` whose fixed noise is saved too.
+        handle_signals: Install the SIGTERM/SIGINT handlers (main thread only).
+        **kwargs: Passed to `keras.callbacks.Callback`.
+    """
+
+    def __init__(
+        self,
+        directory,
+        config,
+        steps_per_epoch,
+        every=1,
+        sample_grid=None,
+        handle_signals=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.directory = directory
+        self.config = config
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.every = int(every)
+        self.sample_grid = sample_grid
+        self.handle_signals = handle_signals
+        self._signal = None
+        self._previous_handlers = {}
+        self._last_saved = None
+
+    # Signals: the handler only asks Keras to stop after the current step
+    # (`stop_training` is checked after every step), so no per-batch hook
+    # slows training down.
+    def _on_signal(self, signum, frame):
+        if self._signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # Second Ctrl-C: stop now.
+        self._signal = signum
+        if self.model is not None:
+            self.model.stop_training = True
+
+    def on_train_begin(self, logs=None):
+        self._signal = None
+        if self.handle_signals and threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
+
+    def restore_signal_handlers(self):
+        """Puts back the handlers that were active before training."""
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        self._previous_handlers = {}
+
+    def _iterations(self):
+        return int(self.model.g_optimizer.iterations)
+
+    def _interrupted(self):
+        done = self._iterations()
+        epoch, step = divmod(done, self.steps_per_epoch)
+        self._check_weights(f"epoch {epoch + 1} (before step {done + 1})")
+        path = self._save(epoch, step)
+        self.restore_signal_handlers()
+        name = signal.Signals(self._signal).name
+        return TrainingInterrupted(
+            f"{name}: stopped after epoch {epoch}, step {step}/{self.steps_per_epoch} of the "
+            f"next; checkpoint written to {path}; run the same command again to resume",
+            self._signal,
+        )
+
+    # Divergence.
+    def _check_weights(self, where):
+        bad = non_finite_variables(self.model)
+        if bad:
+            raise TrainingDiverged(
+                f"training diverged in {where}: {bad[0]} holds NaN/Inf ({len(bad)} variables); "
+                f"{self._kept()}"
+            )
+
+    def _kept(self):
+        ckpt = find_checkpoint(self.directory)
+        if ckpt is None:
+            return "no checkpoint had been written yet; lower the learning rate"
+        epoch, _, _ = read_checkpoint_info(ckpt)
+        return (
+            f"the last good checkpoint (epoch {epoch}) is kept in {ckpt}; lower the learning rate"
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._signal is not None and self._iterations() % self.steps_per_epoch:
+            # Stopped mid-epoch: checkpoint there and skip the other callbacks'
+            # end-of-epoch work (their grid or log row would be of a partial epoch).
+            raise self._interrupted()
+        first, last = epoch * self.steps_per_epoch + 1, (epoch + 1) * self.steps_per_epoch
+        where = f"epoch {epoch + 1} (steps {first}-{last})"
+        for name, value in (logs or {}).items():
+            if not np.all(np.isfinite(np.asarray(value, dtype=np.float64))):
+                raise TrainingDiverged(
+                    f"training diverged in {where}: {name} is {value}; {self._kept()}"
+                )
+        self._check_weights(where)
+        if (epoch + 1) % self.every == 0:
+            self._save(epoch + 1, 0)
+
+    def on_train_end(self, logs=None):
+        if self._signal is not None:
+            raise self._interrupted()  # Stopped right at an epoch boundary.
+        self.restore_signal_handlers()
+        epoch, step = divmod(self._iterations(), self.steps_per_epoch)
+        if self._last_saved != (epoch, step) and not non_finite_variables(self.model):
+            self._save(epoch, step)
+
+    def _save(self, epoch, step):
+        noise = self.sample_grid.noise if self.sample_grid is not None else None
+        path = save_checkpoint(
+            self.directory, self.model, self.config, epoch=epoch, step=step, grid_noise=noise
+        )
+        self._last_saved = (epoch, step)
+        return path
