@@ -1,0 +1,361 @@
+r"""SavedModel export of a trained generator, loadable without keras_cgan.
+
+`export_generator(gan, directory)` writes a SavedModel that plain
+`tf.saved_model.load(directory)` serves in any process, with signatures:
+
+* `serving_default(labels int32 [N]) -> {"images": float32 [N, 28, 28, 1]}`
+  in [0, 1], fresh noise drawn inside on every call and in every process;
+* `generate(noise float32 [N, latent_dim], labels int32 [N]) -> {"images"}`:
+  deterministic, equal to the in-memory generator;
+* `generate_soft(noise float32 [N, latent_dim], one_hot float32 [N, classes])
+  -> {"images"}`: any mix of classes (class interpolation).
+
+Labels outside 0..num_classes-1, or noise of the wrong width, fail with an
+InvalidArgument error that says so. Metadata (latent_dim, num_classes, image
+shape, value range, training config) is in `assets/keras_cgan.json` and in the
+string variable `loaded.metadata`.
+
+Command line, to (re-)export a run's latest state or a saved `.keras` model:
+
+    python -m keras_cgan.export --model=RUN_DIR_OR_.keras_FILE [--out=DIR]
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+if __name__ == "__main__":  # Command line: hide TensorFlow's start-up chatter.
+    from keras_cgan import cli
+
+    cli.quiet_tensorflow()
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from keras_cgan.checkpoint import replace_dir, resolve_dir  # noqa: E402
+from keras_cgan.errors import KerasCganError  # noqa: E402
+
+FORMAT = "keras_cgan.export/1"
+METADATA_FILE = "keras_cgan.json"
+
+
+class ExportError(KerasCganError):
+    """A model to export, or an export to load, is missing or invalid."""
+
+
+class _GeneratorModule(tf.Module):
+    """The exported object: the generator's variables plus serving functions."""
+
+    def __init__(self, generator, latent_dim, num_classes, metadata_json, metadata_path):
+        super().__init__(name="keras_cgan_generator")
+        self.generator = generator
+        self.latent_dim = int(latent_dim)
+        self.num_classes = int(num_classes)
+        self.metadata = tf.Variable(metadata_json, trainable=False, name="metadata")
+        self.metadata_file = tf.saved_model.Asset(metadata_path)
+
+        n_classes, width = self.num_classes, self.latent_dim
+
+        def check_labels(labels):
+            return [
+                tf.debugging.assert_greater_equal(
+                    labels, 0, message=f"labels must be integers in 0..{n_classes - 1}"
+                ),
+                tf.debugging.assert_less(
+                    labels, n_classes, message=f"labels must be integers in 0..{n_classes - 1}"
+                ),
+            ]
+
+        def check_noise(noise, n):
+            return [
+                tf.debugging.assert_equal(
+                    tf.shape(noise)[1],
+                    width,
+                    message=f"noise must have shape [N, {width}] (latent_dim is {width})",
+                ),
+                tf.debugging.assert_equal(
+                    tf.shape(noise)[0],
+                    n,
+                    message="noise and labels must have the same number of rows N",
+                ),
+                tf.debugging.assert_all_finite(noise, message="noise must be finite"),
+            ]
+
+        def images(noise, one_hot):
+            out = self.generator([noise, one_hot], training=False)
+            return {"images": tf.cast(out, tf.float32, name="images")}
+
+        # Never jit_compile these: XLA drops the assert ops above.
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="labels")])
+        def serve(labels):
+            with tf.control_dependencies(check_labels(labels)):
+                shape = tf.stack([tf.shape(labels)[0], width])
+                # seed=seed2=0: seeded afresh per process, not frozen at export.
+                noise = tf.raw_ops.RandomStandardNormal(
+                    shape=shape, dtype=tf.float32, seed=0, seed2=0
+                )
+                one_hot = tf.one_hot(labels, n_classes, dtype=tf.float32)
+            return images(noise, one_hot)
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, None], tf.float32, name="noise"),
+                tf.TensorSpec([None], tf.int32, name="labels"),
+            ]
+        )
+        def generate(noise, labels):
+            with tf.control_dependencies(
+                check_labels(labels) + check_noise(noise, tf.shape(labels)[0])
+            ):
+                noise = tf.ensure_shape(tf.identity(noise), [None, width])
+                one_hot = tf.one_hot(labels, n_classes, dtype=tf.float32)
+            return images(noise, one_hot)
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, None], tf.float32, name="noise"),
+                tf.TensorSpec([None, None], tf.float32, name="one_hot"),
+            ]
+        )
+        def generate_soft(noise, one_hot):
+            checks = check_noise(noise, tf.shape(one_hot)[0]) + [
+                tf.debugging.assert_equal(
+                    tf.shape(one_hot)[1],
+                    n_classes,
+                    message=f"one_hot must have shape [N, {n_classes}]",
+                ),
+                tf.debugging.assert_all_finite(one_hot, message="one_hot must be finite"),
+            ]
+            with tf.control_dependencies(checks):
+                noise = tf.ensure_shape(tf.identity(noise), [None, width])
+                one_hot = tf.ensure_shape(tf.identity(one_hot), [None, n_classes])
+            return images(noise, one_hot)
+
+        self.serve = serve
+        self.generate = generate
+        self.generate_soft = generate_soft
+
+
+def export_metadata(gan, config=None):
+    """The metadata dict stored with an export."""
+    from keras_cgan import __version__
+
+    return {
+        "format": FORMAT,
+        "keras_cgan_version": __version__,
+        "latent_dim": int(gan.latent_dim),
+        "num_classes": int(gan.num_classes),
+        "image_shape": [int(d) for d in gan.generator.output_shape[1:]],
+        "dtype": "float32",
+        "value_range": [0.0, 1.0],
+        "signatures": {
+            "serving_default": {
+                "inputs": {"labels": "int32 [N]"},
+                "outputs": {"images": "float32 [N, 28, 28, 1]"},
+            },
+            "generate": {
+                "inputs": {"noise": f"float32 [N, {gan.latent_dim}]", "labels": "int32 [N]"},
+                "outputs": {"images": "float32 [N, 28, 28, 1]"},
+            },
+            "generate_soft": {
+                "inputs": {
+                    "noise": f"float32 [N, {gan.latent_dim}]",
+                    "one_hot": f"float32 [N, {gan.num_classes}]",
+                },
+                "outputs": {"images": "float32 [N, 28, 28, 1]"},
+            },
+        },
+        "training_config": config.to_dict() if config is not None else None,
+    }
+
+
+def export_generator(gan, directory, config=None):
+    """Exports `gan`'s generator as a SavedModel at `directory`, atomically.
+
+    The export is written to a temporary folder next to `directory` and then
+    swapped in, so an existing export is replaced only by a complete one.
+
+    Args:
+        gan: A `ConditionalGAN`.
+        directory: Destination folder (created or replaced).
+        config: Optional `TrainConfig`, stored in the metadata.
+
+    Returns:
+        `directory`.
+    """
+    directory = os.path.abspath(directory)
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    metadata = export_metadata(gan, config)
+    metadata_json = json.dumps(metadata, indent=2, sort_keys=True)
+    tmp = tempfile.mkdtemp(prefix=".export-tmp-", dir=parent)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            metadata_path = os.path.join(scratch, METADATA_FILE)
+            with open(metadata_path, "w") as f:
+                f.write(metadata_json + "\n")
+            module = _GeneratorModule(
+                gan.generator, gan.latent_dim, gan.num_classes, metadata_json, metadata_path
+            )
+            out = os.path.join(tmp, "saved_model")
+            tf.saved_model.save(
+                module,
+                out,
+                signatures={
+                    "serving_default": module.serve,
+                    "generate": module.generate,
+                    "generate_soft": module.generate_soft,
+                },
+            )
+        replace_dir(out, directory)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+def read_metadata(directory):
+    """Returns an export's metadata dict.
+
+    Raises:
+        ExportError: `directory` is missing or is not a keras_cgan export.
+    """
+    resolved = resolve_dir(directory)
+    if resolved is None:
+        raise ExportError(f"export folder not found: {directory}")
+    path = os.path.join(resolved, "assets", METADATA_FILE)
+    if not os.path.isfile(os.path.join(resolved, "saved_model.pb")) or not os.path.isfile(path):
+        raise ExportError(
+            f"{directory} is not a keras_cgan export (no saved_model.pb and assets/{METADATA_FILE}); "
+            "export one with python -m keras_cgan.export --model=RUN_DIR"
+        )
+    with open(path) as f:
+        metadata = json.load(f)
+    if metadata.get("format") != FORMAT:
+        raise ExportError(
+            f"{directory} has export format {metadata.get('format')!r}, expected {FORMAT!r}"
+        )
+    return metadata
+
+
+def load_export(directory):
+    """Loads an export: returns `(loaded SavedModel, metadata dict)`.
+
+    Raises:
+        ExportError: `directory` is missing or is not a keras_cgan export.
+    """
+    metadata = read_metadata(directory)
+    return tf.saved_model.load(resolve_dir(directory)), metadata
+
+
+class ExportedGenerator:
+    """Calls an export like `ConditionalGAN.generate`, batch by batch.
+
+    Args:
+        directory: An export folder.
+    """
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.loaded, self.metadata = load_export(directory)
+        self.latent_dim = self.metadata["latent_dim"]
+        self.num_classes = self.metadata["num_classes"]
+
+    def generate(self, labels, noise=None, seed=None, batch_size=1000):
+        """float32 `[N, 28, 28, 1]` in [0, 1] for integer `labels` `[N]`."""
+        labels = np.asarray(labels, np.int32).reshape(-1)
+        if noise is None:
+            rng = np.random.default_rng(seed)
+            noise = rng.standard_normal((len(labels), self.latent_dim), dtype=np.float32)
+        noise = np.asarray(noise, np.float32)
+        fn = self.loaded.signatures["generate"]
+        parts = [
+            fn(
+                noise=tf.constant(noise[i : i + batch_size]),
+                labels=tf.constant(labels[i : i + batch_size]),
+            )["images"].numpy()
+            for i in range(0, len(labels), batch_size)
+        ]
+        shape = tuple(self.metadata["image_shape"])
+        return np.concatenate(parts) if parts else np.zeros((0,) + shape, np.float32)
+
+    def generate_soft(self, one_hot, noise):
+        """float32 images for soft labels `one_hot` `[N, num_classes]`."""
+        out = self.loaded.signatures["generate_soft"](
+            noise=tf.constant(noise, tf.float32), one_hot=tf.constant(one_hot, tf.float32)
+        )
+        return out["images"].numpy()
+
+
+def load_gan_for_export(model):
+    """Loads a `ConditionalGAN` from a run folder or a `.keras` file.
+
+    A run folder gives its latest checkpoint (or, failing that, its
+    `model.keras`), together with its `TrainConfig`.
+
+    Returns:
+        `(gan, config_or_None)`.
+
+    Raises:
+        ExportError: nothing loadable at `model`.
+    """
+    import keras
+
+    from keras_cgan import checkpoint, train
+    from keras_cgan.config import TrainConfig
+    from keras_cgan.model import ConditionalGAN
+
+    if os.path.isfile(model) and model.endswith(".keras"):
+        try:
+            gan = keras.models.load_model(model)
+        except Exception as e:
+            raise ExportError(f"cannot load {model} ({type(e).__name__}: {str(e)[:200]})") from None
+        if not isinstance(gan, ConditionalGAN):
+            raise ExportError(
+                f"{model} holds a {type(gan).__name__}, not a keras_cgan ConditionalGAN"
+            )
+        return gan, None
+    if not os.path.isdir(model):
+        raise ExportError(f"no run folder or .keras file at {model}")
+    config_path = os.path.join(model, "config.json")
+    ckpt = checkpoint.find_checkpoint(os.path.join(model, "checkpoints"))
+    if ckpt is not None:
+        _, _, config = checkpoint.read_checkpoint_info(ckpt)
+        gan = train.build_gan(config)
+        checkpoint.restore_checkpoint(ckpt, gan)
+        return gan, config
+    keras_file = os.path.join(model, "model.keras")
+    if os.path.isfile(keras_file):
+        gan, _ = load_gan_for_export(keras_file)
+        config = TrainConfig.load_json(config_path) if os.path.isfile(config_path) else None
+        return gan, config
+    raise ExportError(
+        f"{model} holds neither checkpoints/latest nor model.keras: is it a keras_cgan run folder?"
+    )
+
+
+def main(argv):
+    from absl import flags
+
+    flag_values = flags.FLAGS
+    model = flag_values.model
+    if not model:
+        raise ExportError("--model is required: a run folder or a .keras file")
+    out = flag_values.out or os.path.join(
+        model if os.path.isdir(model) else os.path.dirname(model) or ".", "export"
+    )
+    gan, config = load_gan_for_export(model)
+    export_generator(gan, out, config)
+    print(f"keras_cgan: exported the generator of {model} to {out}")
+
+
+def define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("model", None, "A run folder (its latest checkpoint) or a .keras file.")
+    flags.DEFINE_string("out", None, "Export folder (default: <run folder>/export).")
+
+
+if __name__ == "__main__":
+    define_flags()
+    cli.run(main)
