@@ -1,6 +1,8 @@
 """Shared fixtures: tiny data, tiny models, and the real-MNIST folder."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -74,3 +76,36 @@ def fake_batch(batch_size=8, latent_dim=8, seed=0):
     one_hot = np.eye(10, dtype="float32")[labels]
     noise = rng.standard_normal((batch_size, latent_dim)).astype("float32")
     return images, one_hot, noise
+
+
+def run_cli(module, *args, env_extra=None, timeout=300, cwd=REPO_ROOT):
+    """Runs `python -m keras_cgan.<module> args...`; returns the CompletedProcess."""
+    env = dict(os.environ, **(env_extra or {}))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_ROOT, env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", f"keras_cgan.{module}", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def one_error_line(result):
+    """The single `keras_cgan: error:` line of a failed run's stderr."""
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("keras_cgan: error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+# Flags of a tiny, fast training run on the committed fixture.
+TINY_RUN_FLAGS = (
+    f"--mnist_dir={FIXTURE_MNIST}",
+    "--hidden_units=16",
+    "--latent_dim=8",
+    "--batch_size=16",
+    "--seed=3",
+    "--verbose=0",
+)
