@@ -3,9 +3,9 @@
 A checkpoint is a folder `<workdir>/checkpoints/latest/` holding
 
 * `state.npz`: every variable of the run: both networks (BatchNorm statistics
-  included), both optimizers (iteration counts and slots), the noise
-  `SeedGenerator` state (which `model.save` does not keep), and the fixed
-  sample-grid noise;
+  included), both optimizers (iteration counts and slots, loss scale), the
+  noise `SeedGenerator` state (which `model.save` does not keep), the step
+  counter, and the fixed sample-grid noise;
 * `state.json`: the epoch and step it was taken at and the config it belongs to.
 
 It is written to a temporary folder first and swapped in with renames, so a
@@ -82,6 +82,7 @@ def state_variables(gan):
         ("d_optimizer", gan.d_optimizer.variables),
         ("g_optimizer", gan.g_optimizer.variables),
         ("seed_generator", [gan.seed_generator.state]),
+        ("counters", [gan.train_steps]),
     ]
     return {
         f"{group}/{i:03d}/{v.path}": v
@@ -279,7 +280,7 @@ class CheckpointCallback(keras.callbacks.Callback):
         self._previous_handlers = {}
 
     def _iterations(self):
-        return int(self.model.g_optimizer.iterations)
+        return int(self.model.train_steps)
 
     def _interrupted(self):
         done = self._iterations()

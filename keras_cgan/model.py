@@ -31,6 +31,21 @@ class ConditionalGAN(keras.Model):
     fake batch, as in the tutorial), `g_loss`, and `d_acc` (the discriminator's
     binary accuracy on real and fake together).
 
+    Noise is counter-based: each step takes one seed from `seed_generator` and
+    draws the whole global batch's noise with Philox (`stateless_normal`),
+    each replica keeping its own rows. The same step therefore sees the same
+    noise with or without XLA and on one device or many, and every replica
+    draws different noise.
+
+    Distribution (`tf.distribute`): build and compile the model inside
+    `strategy.scope()`. Losses are averaged over the global batch before the
+    gradients are summed across replicas, and the metrics report the global
+    batch's values (not one replica's, not divided by the replica count).
+
+    Mixed precision: build the networks with a `mixed_float16` or
+    `mixed_bfloat16` dtype policy; logits and losses are computed in float32,
+    and under float16 both optimizers are wrapped in a `LossScaleOptimizer`.
+
     Args:
         generator: Model `[noise, one_hot] -> images [B, 28, 28, 1]` in [0, 1].
         discriminator: Model `[images, one_hot] -> logits [B, 1]`.
@@ -53,9 +68,15 @@ class ConditionalGAN(keras.Model):
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_accuracy = keras.metrics.BinaryAccuracy(name="d_acc", threshold=0.0)
+        # Training steps taken (resume and checkpoints count on it; a
+        # LossScaleOptimizer's `iterations` skips steps with non-finite grads).
+        self.train_steps = keras.Variable(
+            0, dtype="int64", trainable=False, name="train_steps", aggregation="only_first_replica"
+        )
         self.d_optimizer = None
         self.g_optimizer = None
         self.loss_fn = None
+        self.auto_scale_loss = True
         self.build()
 
     def build(self, input_shape=None):
@@ -66,36 +87,60 @@ class ConditionalGAN(keras.Model):
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_accuracy]
 
-    def compile(self, d_optimizer="adam", g_optimizer="adam", loss_fn=None, **kwargs):
+    def compile(
+        self, d_optimizer="adam", g_optimizer="adam", loss_fn=None, auto_scale_loss=True, **kwargs
+    ):
         """Configures the two optimizers and the loss.
 
-        Both optimizers are built on their network's variables here, so their
-        state exists before `fit` and is saved and restored with the model.
+        Both optimizers are built on their network's variables here (inside
+        the model's distribution strategy), so their state exists before `fit`
+        and is saved and restored with the model.
 
         Args:
             d_optimizer: Discriminator optimizer (instance, name or config).
             g_optimizer: Generator optimizer (instance, name or config).
-            loss_fn: `loss(y_true, logits)`; default binary cross-entropy from
-                logits, averaged over the batch.
+            loss_fn: `loss(y_true, logits)` averaged over the examples it is
+                given; default binary cross-entropy from logits.
+            auto_scale_loss: If a network computes in float16, wrap both
+                optimizers in `keras.optimizers.LossScaleOptimizer`.
             **kwargs: Passed to `keras.Model.compile` (`jit_compile`,
                 `steps_per_execution`, `run_eagerly`).
         """
         super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = keras.optimizers.get(d_optimizer)
-        self.g_optimizer = keras.optimizers.get(g_optimizer)
-        if self.d_optimizer is self.g_optimizer:
+        d_optimizer = keras.optimizers.get(d_optimizer)
+        g_optimizer = keras.optimizers.get(g_optimizer)
+        if d_optimizer is g_optimizer:
             raise ConfigError(
                 "d_optimizer and g_optimizer are the same object: pass two optimizers"
             )
+        self.auto_scale_loss = auto_scale_loss
+        if auto_scale_loss and self.uses_float16:
+            d_optimizer, g_optimizer = (
+                opt
+                if isinstance(opt, keras.optimizers.LossScaleOptimizer)
+                else keras.optimizers.LossScaleOptimizer(opt, name=f"{opt.name}_loss_scale")
+                for opt in (d_optimizer, g_optimizer)
+            )
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
         if loss_fn is None:
             loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
         self.loss_fn = keras.losses.get(loss_fn)
-        for optimizer, network in (
-            (self.d_optimizer, self.discriminator),
-            (self.g_optimizer, self.generator),
-        ):
-            if not optimizer.built:
-                optimizer.build(network.trainable_variables)
+        with self.distribute_strategy.scope():
+            for optimizer, network in (
+                (self.d_optimizer, self.discriminator),
+                (self.g_optimizer, self.generator),
+            ):
+                if not optimizer.built:
+                    optimizer.build(network.trainable_variables)
+
+    @property
+    def uses_float16(self):
+        """Whether either network computes in float16 (and needs loss scaling)."""
+        return any(
+            layer.compute_dtype == "float16"
+            for network in (self.generator, self.discriminator)
+            for layer in network.layers
+        )
 
     def get_compile_config(self):
         if not self.compiled:
@@ -104,6 +149,7 @@ class ConditionalGAN(keras.Model):
             "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
             "loss_fn": keras.saving.serialize_keras_object(self.loss_fn),
+            "auto_scale_loss": self.auto_scale_loss,
             "steps_per_execution": self.steps_per_execution,
             "jit_compile": self.jit_compile,
         }
@@ -131,17 +177,23 @@ class ConditionalGAN(keras.Model):
             raise KerasCganError(
                 "training data must be (images, labels) or (images, labels, noise) batches"
             )
-        real_images, labels = tf.convert_to_tensor(real_images), tf.convert_to_tensor(labels)
+        real_images = tf.cast(real_images, tf.float32)
+        labels = tf.convert_to_tensor(labels)
         if labels.shape.rank == 1:
             labels = tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
-        labels = tf.cast(labels, self.compute_dtype)
-        real_images = tf.cast(real_images, self.compute_dtype)
-        if noise is None:
-            batch_size = tf.shape(real_images)[0]
-            noise = keras.random.normal(
-                (batch_size, self.latent_dim), seed=self.seed_generator, dtype=self.compute_dtype
-            )
-        return real_images, labels, tf.cast(noise, self.compute_dtype)
+        labels = tf.cast(labels, tf.float32)
+        if noise is not None:
+            noise = tf.cast(noise, tf.float32)
+        return real_images, labels, noise
+
+    def _draw_noise(self, local_batch, sizes, replica_id):
+        """This replica's rows of the global batch's noise, float32 `[local_batch, latent_dim]`."""
+        seed = tf.cast(self.seed_generator.next(), tf.int64)
+        noise = tf.random.stateless_normal(
+            tf.stack([tf.reduce_sum(sizes), self.latent_dim]), seed=seed, alg="philox"
+        )
+        start = tf.reduce_sum(sizes[:replica_id])
+        return noise[start : start + local_batch]
 
     def _loss(self, target, logits):
         logits = tf.cast(logits, tf.float32)
@@ -149,6 +201,15 @@ class ConditionalGAN(keras.Model):
 
     def train_step(self, data):
         real_images, labels, noise = self._unpack(data)
+        # Global batch bookkeeping: with one device this is the local batch.
+        ctx = tf.distribute.get_replica_context()
+        local_batch = tf.shape(real_images)[0]
+        sizes = ctx.all_gather(tf.reshape(local_batch, [1]), axis=0)
+        # Each replica's mean loss times this weight, summed over replicas by
+        # the optimizers' gradient all-reduce, is the global-batch mean.
+        weight = tf.cast(local_batch, tf.float32) / tf.cast(tf.reduce_sum(sizes), tf.float32)
+        if noise is None:
+            noise = self._draw_noise(local_batch, sizes, ctx.replica_id_in_sync_group)
 
         # Phase 1, discriminator: real -> 1, fake -> 0. The fake images come
         # from outside the tape, so no gradient reaches the generator.
@@ -157,22 +218,30 @@ class ConditionalGAN(keras.Model):
             real_logits = self.discriminator([real_images, labels], training=True)
             fake_logits = self.discriminator([fake_images, labels], training=True)
             d_loss = self._loss(1.0, real_logits) + self._loss(0.0, fake_logits)
+            d_scaled = self.d_optimizer.scale_loss(d_loss * weight)
         d_vars = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
+        d_grads = d_tape.gradient(d_scaled, d_vars)
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
 
         # Phase 2, generator: make the updated discriminator call fakes real.
         with tf.GradientTape() as g_tape:
             fake_images = self.generator([noise, labels], training=True)
             g_logits = self.discriminator([fake_images, labels], training=True)
             g_loss = self._loss(1.0, g_logits)
+            g_scaled = self.g_optimizer.scale_loss(g_loss * weight)
         g_vars = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
+        g_grads = g_tape.gradient(g_scaled, g_vars)
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
 
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
+        # Metrics: this replica's mean, weighted by its batch size; Keras sums
+        # the totals and counts over replicas, giving the global mean.
+        batch_weight = tf.cast(local_batch, tf.float32)
+        self.d_loss_tracker.update_state(d_loss, sample_weight=batch_weight)
+        self.g_loss_tracker.update_state(g_loss, sample_weight=batch_weight)
         logits = tf.concat([real_logits, fake_logits], axis=0)
         targets = tf.concat([tf.ones_like(real_logits), tf.zeros_like(fake_logits)], axis=0)
         self.d_accuracy.update_state(targets, tf.cast(logits, tf.float32))
+        self.train_steps.assign_add(1)
         return {m.name: m.result() for m in self.metrics}
 
     def generate(self, labels, noise=None, seed=None, batch_size=1024):

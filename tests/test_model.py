@@ -98,7 +98,8 @@ def test_metrics_reset_every_epoch():
             counts.append(("end", float(self.model.d_loss_tracker.count)))
 
     history = gan.fit(ds, epochs=2, verbose=0, callbacks=[Probe()])
-    assert counts == [("begin", 0.0), ("end", 4.0), ("begin", 0.0), ("end", 4.0)]
+    # The trackers count examples: 4 batches of 8 per epoch.
+    assert counts == [("begin", 0.0), ("end", 32.0), ("begin", 0.0), ("end", 32.0)]
     assert set(history.history) == {"d_loss", "g_loss", "d_acc"}
     assert [m.name for m in gan.metrics] == ["d_loss", "g_loss", "d_acc"]
 
