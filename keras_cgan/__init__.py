@@ -13,6 +13,7 @@ _SUBMODULES = (
     "checkpoint",
     "config",
     "data",
+    "distribute",
     "errors",
     "export",
     "model",

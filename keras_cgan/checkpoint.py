@@ -197,6 +197,7 @@ RESUME_KEYS = (
     "batch_size",
     "train_examples",
     "seed",
+    "mixed_precision",
 )
 
 
@@ -280,7 +281,7 @@ class CheckpointCallback(keras.callbacks.Callback):
         self._previous_handlers = {}
 
     def _iterations(self):
-        return int(self.model.train_steps)
+        return int(np.asarray(self.model.train_steps))
 
     def _interrupted(self):
         done = self._iterations()

@@ -12,6 +12,8 @@ from typing import Optional
 from keras_cgan.errors import ConfigError
 
 ARCHS = ("mlp", "dcgan")
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
 MNIST_DIR_ENV = "KERAS_CGAN_MNIST_DIR"
 
 
@@ -47,6 +49,10 @@ class TrainConfig:
         checkpoint_every: Write a checkpoint every this many epochs (>= 1).
         resume: Continue the run found in `workdir`, if any; False moves an
             existing run aside and starts afresh.
+        strategy: tf.distribute strategy, one of `STRATEGIES`; `batch_size`
+            is the global batch over all replicas.
+        tpu: TPU address for `strategy="tpu"` ("" on a TPU VM).
+        mixed_precision: None, "mixed_float16" or "mixed_bfloat16".
     """
 
     epochs: int = 1000
@@ -71,6 +77,9 @@ class TrainConfig:
     verbose: int = 1
     checkpoint_every: int = 1
     resume: bool = True
+    strategy: str = "default"
+    tpu: str = ""
+    mixed_precision: Optional[str] = None
 
     def __post_init__(self):
         positive = (
@@ -99,6 +108,15 @@ class TrainConfig:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), got {value}")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}"
+            )
+        if self.mixed_precision not in PRECISIONS:
+            raise ConfigError(
+                f"unknown mixed_precision {self.mixed_precision!r}: "
+                "use mixed_float16, mixed_bfloat16 or none"
+            )
         if self.verbose not in (0, 1, 2):
             raise ConfigError(f"verbose must be 0, 1 or 2, got {self.verbose}")
 

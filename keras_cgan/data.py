@@ -248,6 +248,7 @@ def make_dataset(
     seed: int = 0,
     epochs: Optional[Tuple[int, int]] = None,
     skip_batches: int = 0,
+    replica_slice: Optional[Tuple[int, int, int]] = None,
     num_classes: int = NUM_CLASSES,
 ) -> tf.data.Dataset:
     """Builds the batched `tf.data` pipeline from in-memory MNIST arrays.
@@ -272,6 +273,10 @@ def make_dataset(
         epochs: None, or the half-open epoch range `(start, end)`.
         skip_batches: Leave out the first batches (of epoch `start`): a run
             resumed mid-epoch does not see batches it already trained on.
+        replica_slice: For a multi-worker input pipeline, `(first, count,
+            replicas)`: each global batch is cut into `replicas` equal slices
+            and the dataset yields slices `first .. first+count-1` of every
+            batch in turn (one element per local replica).
         num_classes: Depth of the one-hot labels.
 
     Returns:
@@ -312,6 +317,15 @@ def make_dataset(
 
     if skip_batches:
         batches = batches.skip(skip_batches)
+    if replica_slice is not None:
+        first, count, replicas = replica_slice
+        per_replica = batch_size // replicas
+
+        def slices(idx):
+            rows = tf.reshape(idx, [replicas, per_replica])[first : first + count]
+            return tf.data.Dataset.from_tensor_slices(rows)
+
+        batches = batches.flat_map(slices)
 
     def to_example(idx):
         x = tf.cast(tf.gather(images_t, idx), tf.float32) / 255.0

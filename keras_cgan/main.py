@@ -11,7 +11,7 @@ import time
 from absl import flags
 
 from keras_cgan import cli
-from keras_cgan.config import ARCHS, MNIST_DIR_ENV, TrainConfig
+from keras_cgan.config import ARCHS, MNIST_DIR_ENV, STRATEGIES, TrainConfig
 
 _D = TrainConfig()
 
@@ -86,6 +86,21 @@ flags.DEFINE_bool(
     "Continue the run in --workdir if it has a checkpoint; --noresume moves it aside and starts over.",
 )
 
+flags.DEFINE_enum(
+    "strategy",
+    _D.strategy,
+    STRATEGIES,
+    "tf.distribute strategy: default (one device), mirrored (all local GPUs), "
+    "multi_worker (TF_CONFIG cluster), tpu. --batch_size is the global batch.",
+)
+flags.DEFINE_string("tpu", _D.tpu, "TPU address for --strategy=tpu (empty on a TPU VM).")
+flags.DEFINE_enum(
+    "mixed_precision",
+    "none",
+    ["none", "mixed_float16", "mixed_bfloat16"],
+    "Compute in float16 (with loss scaling) or bfloat16; variables, logits and losses stay float32.",
+)
+
 FLAGS = flags.FLAGS
 
 flags.register_validator("learning_rate", lambda v: v > 0, "--learning_rate must be > 0")
@@ -119,6 +134,11 @@ def config_from_flags(flag_values=FLAGS) -> TrainConfig:
         verbose=flag_values.verbose,
         checkpoint_every=flag_values.checkpoint_every,
         resume=flag_values.resume,
+        strategy=flag_values.strategy,
+        tpu=flag_values.tpu,
+        mixed_precision=None
+        if flag_values.mixed_precision == "none"
+        else flag_values.mixed_precision,
     )
 
 
@@ -133,7 +153,12 @@ def main(argv):
     except checkpoint.TrainingInterrupted as e:
         print(f"keras_cgan: {e}", file=sys.stderr)
         sys.exit(128 + e.signum)
-    print(f"keras_cgan: done, artifacts in {config.workdir}")
+    from keras_cgan import distribute
+
+    if config.strategy == "multi_worker" and not distribute.is_chief():
+        print("keras_cgan: done (this worker writes nothing; the chief writes the artifacts)")
+    else:
+        print(f"keras_cgan: done, artifacts in {config.workdir}")
 
 
 def run():

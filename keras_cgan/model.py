@@ -196,8 +196,19 @@ class ConditionalGAN(keras.Model):
         return noise[start : start + local_batch]
 
     def _loss(self, target, logits):
+        """This replica's mean loss, float32 scalar.
+
+        A `keras.losses.Loss` is evaluated per example through its `call` (its
+        `__call__` would also divide by the replica count under a strategy),
+        then averaged here; the global-batch weighting is the train step's.
+        """
         logits = tf.cast(logits, tf.float32)
-        return self.loss_fn(tf.fill(tf.shape(logits), target), logits)
+        targets = tf.fill(tf.shape(logits), target)
+        fn = self.loss_fn
+        values = (
+            fn.call(targets, logits) if isinstance(fn, keras.losses.Loss) else fn(targets, logits)
+        )
+        return tf.reduce_mean(tf.cast(values, tf.float32))
 
     def train_step(self, data):
         real_images, labels, noise = self._unpack(data)

@@ -17,13 +17,20 @@ IMAGE_SHAPE = (28, 28, 1)
 _INIT = "glorot_uniform"  # Xavier, as in the MXNet tutorial.
 
 
+def _logit_dtype(dtype):
+    """Mixed precision computes the logit layer in float32 (a stable loss)."""
+    if dtype is not None and str(getattr(dtype, "name", dtype)).startswith("mixed_"):
+        return "float32"
+    return dtype
+
+
 def _inputs(first_shape, first_name, num_classes):
     first = keras.Input(shape=first_shape, name=first_name)
     label = keras.Input(shape=(num_classes,), name="one_hot_labels")
     return first, label
 
 
-def mlp_generator(latent_dim=100, num_classes=10, hidden_units=128, name="generator"):
+def mlp_generator(latent_dim=100, num_classes=10, hidden_units=128, name="generator", dtype=None):
     """The tutorial's generator: concat(z, y) -> Dense(relu) -> Dense(784, sigmoid).
 
     Args:
@@ -31,38 +38,46 @@ def mlp_generator(latent_dim=100, num_classes=10, hidden_units=128, name="genera
         num_classes: Width of the one-hot label input.
         hidden_units: Width of the hidden layer.
         name: Model name.
+        dtype: Layer dtype policy, e.g. "mixed_float16" (None: the global one).
 
     Returns:
         A functional `keras.Model` `[noise, one_hot] -> images [B, 28, 28, 1]`.
     """
     noise, label = _inputs((latent_dim,), "noise", num_classes)
-    x = layers.Concatenate(name="concat")([noise, label])
-    x = layers.Dense(hidden_units, activation="relu", kernel_initializer=_INIT, name="hidden")(x)
-    x = layers.Dense(784, activation="sigmoid", kernel_initializer=_INIT, name="pixels")(x)
-    images = layers.Reshape(IMAGE_SHAPE, name="images")(x)
+    x = layers.Concatenate(name="concat", dtype=dtype)([noise, label])
+    x = layers.Dense(
+        hidden_units, activation="relu", kernel_initializer=_INIT, name="hidden", dtype=dtype
+    )(x)
+    x = layers.Dense(
+        784, activation="sigmoid", kernel_initializer=_INIT, name="pixels", dtype=dtype
+    )(x)
+    images = layers.Reshape(IMAGE_SHAPE, name="images", dtype=dtype)(x)
     return keras.Model([noise, label], images, name=name)
 
 
-def mlp_discriminator(num_classes=10, hidden_units=128, name="discriminator"):
+def mlp_discriminator(num_classes=10, hidden_units=128, name="discriminator", dtype=None):
     """The tutorial's discriminator: concat(flat image, y) -> Dense(relu) -> Dense(1).
 
     Args:
         num_classes: Width of the one-hot label input.
         hidden_units: Width of the hidden layer.
         name: Model name.
+        dtype: Layer dtype policy, e.g. "mixed_float16" (None: the global one).
 
     Returns:
         A functional `keras.Model` `[images, one_hot] -> logits [B, 1]`.
     """
     image, label = _inputs(IMAGE_SHAPE, "images", num_classes)
-    x = layers.Flatten(name="flatten")(image)
-    x = layers.Concatenate(name="concat")([x, label])
-    x = layers.Dense(hidden_units, activation="relu", kernel_initializer=_INIT, name="hidden")(x)
-    logits = layers.Dense(1, kernel_initializer=_INIT, name="logit")(x)
+    x = layers.Flatten(name="flatten", dtype=dtype)(image)
+    x = layers.Concatenate(name="concat", dtype=dtype)([x, label])
+    x = layers.Dense(
+        hidden_units, activation="relu", kernel_initializer=_INIT, name="hidden", dtype=dtype
+    )(x)
+    logits = layers.Dense(1, kernel_initializer=_INIT, name="logit", dtype=_logit_dtype(dtype))(x)
     return keras.Model([image, label], logits, name=name)
 
 
-def dcgan_generator(latent_dim=100, num_classes=10, filters=64, name="generator"):
+def dcgan_generator(latent_dim=100, num_classes=10, filters=64, name="generator", dtype=None):
     """A light DCGAN generator conditioned by concatenating the label to z.
 
     concat(z, y) -> Dense(7*7*2f) -> BN -> ReLU -> ConvT(f, 4, stride 2) -> BN
@@ -73,26 +88,29 @@ def dcgan_generator(latent_dim=100, num_classes=10, filters=64, name="generator"
         num_classes: Width of the one-hot label input.
         filters: Base filter count `f`.
         name: Model name.
+        dtype: Layer dtype policy, e.g. "mixed_float16" (None: the global one).
 
     Returns:
         A functional `keras.Model` `[noise, one_hot] -> images [B, 28, 28, 1]`.
     """
     noise, label = _inputs((latent_dim,), "noise", num_classes)
-    x = layers.Concatenate(name="concat")([noise, label])
-    x = layers.Dense(7 * 7 * 2 * filters, use_bias=False, name="project")(x)
-    x = layers.BatchNormalization(name="project_bn")(x)
-    x = layers.ReLU()(x)
-    x = layers.Reshape((7, 7, 2 * filters))(x)
-    x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False, name="up1")(x)
-    x = layers.BatchNormalization(name="up1_bn")(x)
-    x = layers.ReLU()(x)
+    x = layers.Concatenate(name="concat", dtype=dtype)([noise, label])
+    x = layers.Dense(7 * 7 * 2 * filters, use_bias=False, name="project", dtype=dtype)(x)
+    x = layers.BatchNormalization(name="project_bn", dtype=dtype)(x)
+    x = layers.ReLU(dtype=dtype)(x)
+    x = layers.Reshape((7, 7, 2 * filters), dtype=dtype)(x)
+    x = layers.Conv2DTranspose(
+        filters, 4, strides=2, padding="same", use_bias=False, name="up1", dtype=dtype
+    )(x)
+    x = layers.BatchNormalization(name="up1_bn", dtype=dtype)(x)
+    x = layers.ReLU(dtype=dtype)(x)
     images = layers.Conv2DTranspose(
-        1, 4, strides=2, padding="same", activation="sigmoid", name="images"
+        1, 4, strides=2, padding="same", activation="sigmoid", name="images", dtype=dtype
     )(x)
     return keras.Model([noise, label], images, name=name)
 
 
-def dcgan_discriminator(num_classes=10, filters=64, name="discriminator"):
+def dcgan_discriminator(num_classes=10, filters=64, name="discriminator", dtype=None):
     """A light DCGAN discriminator; the label is tiled into extra input channels.
 
     concat(image, tiled y) -> Conv(f, 4, stride 2) -> LeakyReLU -> Conv(2f, 4,
@@ -102,25 +120,28 @@ def dcgan_discriminator(num_classes=10, filters=64, name="discriminator"):
         num_classes: Width of the one-hot label input.
         filters: Base filter count `f`.
         name: Model name.
+        dtype: Layer dtype policy, e.g. "mixed_float16" (None: the global one).
 
     Returns:
         A functional `keras.Model` `[images, one_hot] -> logits [B, 1]`.
     """
     image, label = _inputs(IMAGE_SHAPE, "images", num_classes)
-    label_maps = layers.Reshape((1, 1, num_classes))(label)
-    label_maps = layers.UpSampling2D(size=IMAGE_SHAPE[:2], name="tile_labels")(label_maps)
-    x = layers.Concatenate(name="concat")([image, label_maps])
-    x = layers.Conv2D(filters, 4, strides=2, padding="same", name="down1")(x)
-    x = layers.LeakyReLU(0.2)(x)
-    x = layers.Conv2D(2 * filters, 4, strides=2, padding="same", name="down2")(x)
-    x = layers.LeakyReLU(0.2)(x)
-    x = layers.Flatten()(x)
-    x = layers.Concatenate(name="concat_label")([x, label])
-    logits = layers.Dense(1, name="logit")(x)
+    label_maps = layers.Reshape((1, 1, num_classes), dtype=dtype)(label)
+    label_maps = layers.UpSampling2D(size=IMAGE_SHAPE[:2], name="tile_labels", dtype=dtype)(
+        label_maps
+    )
+    x = layers.Concatenate(name="concat", dtype=dtype)([image, label_maps])
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", name="down1", dtype=dtype)(x)
+    x = layers.LeakyReLU(0.2, dtype=dtype)(x)
+    x = layers.Conv2D(2 * filters, 4, strides=2, padding="same", name="down2", dtype=dtype)(x)
+    x = layers.LeakyReLU(0.2, dtype=dtype)(x)
+    x = layers.Flatten(dtype=dtype)(x)
+    x = layers.Concatenate(name="concat_label", dtype=dtype)([x, label])
+    logits = layers.Dense(1, name="logit", dtype=_logit_dtype(dtype))(x)
     return keras.Model([image, label], logits, name=name)
 
 
-def build_networks(arch="mlp", latent_dim=100, num_classes=10, hidden_units=128):
+def build_networks(arch="mlp", latent_dim=100, num_classes=10, hidden_units=128, dtype=None):
     """Builds a matching (generator, discriminator) pair.
 
     Args:
@@ -128,18 +149,19 @@ def build_networks(arch="mlp", latent_dim=100, num_classes=10, hidden_units=128)
         latent_dim: Width of the noise input.
         num_classes: Number of label classes.
         hidden_units: Hidden width (mlp) or base filter count (dcgan).
+        dtype: Layer dtype policy for both networks, e.g. "mixed_bfloat16".
 
     Returns:
         `(generator, discriminator)` functional models.
     """
     if arch == "mlp":
         return (
-            mlp_generator(latent_dim, num_classes, hidden_units),
-            mlp_discriminator(num_classes, hidden_units),
+            mlp_generator(latent_dim, num_classes, hidden_units, dtype=dtype),
+            mlp_discriminator(num_classes, hidden_units, dtype=dtype),
         )
     if arch == "dcgan":
         return (
-            dcgan_generator(latent_dim, num_classes, hidden_units),
-            dcgan_discriminator(num_classes, hidden_units),
+            dcgan_generator(latent_dim, num_classes, hidden_units, dtype=dtype),
+            dcgan_discriminator(num_classes, hidden_units, dtype=dtype),
         )
     raise ConfigError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")

@@ -2,12 +2,14 @@
 
 import os
 import secrets
+import shutil
+import tempfile
 import time
 
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import checkpoint, data, networks
+from keras_cgan import checkpoint, data, distribute, networks
 from keras_cgan.config import TrainConfig
 from keras_cgan.model import ConditionalGAN
 
@@ -34,6 +36,8 @@ def resolve_seed(config: TrainConfig) -> TrainConfig:
 def build_gan(config: TrainConfig) -> ConditionalGAN:
     """Builds and compiles the conditional GAN that `config` describes.
 
+    Call it inside `strategy.scope()` to train under a distribution strategy.
+
     Args:
         config: The run configuration (arch, widths, optimizer settings).
 
@@ -41,7 +45,11 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
         A compiled `ConditionalGAN` with both Adam optimizers built.
     """
     generator, discriminator = networks.build_networks(
-        config.arch, config.latent_dim, config.num_classes, config.hidden_units
+        config.arch,
+        config.latent_dim,
+        config.num_classes,
+        config.hidden_units,
+        dtype=config.mixed_precision,
     )
     gan = ConditionalGAN(
         generator,
@@ -62,12 +70,29 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
     return gan
 
 
-def make_callbacks(config: TrainConfig, steps_per_epoch, grid_noise=None):
+def make_callbacks(config: TrainConfig, steps_per_epoch, grid_noise=None, chief=True):
     """The callbacks of a CLI run, the checkpoint/divergence guard first.
+
+    Args:
+        config: The run configuration.
+        steps_per_epoch: Batches per epoch.
+        grid_noise: Sample-grid noise restored from a checkpoint, or None.
+        chief: False for a non-chief worker: it only guards against
+            divergence and writes nothing into the workdir (its checkpoints
+            go to a temporary folder, as TensorFlow recommends).
 
     Returns:
         `(callbacks, checkpoint_callback)`.
     """
+    if not chief:
+        guard = checkpoint.CheckpointCallback(
+            tempfile.mkdtemp(prefix="keras_cgan-worker-"),
+            config,
+            steps_per_epoch,
+            every=config.checkpoint_every,
+            handle_signals=False,
+        )
+        return [guard], guard
     workdir = config.workdir
     csv_path = os.path.join(workdir, "metrics.csv")
     tb_dir = os.path.join(workdir, "tensorboard") if config.tensorboard else None
@@ -119,7 +144,7 @@ def _say(config, message):
         print(f"keras_cgan: {message}", flush=True)
 
 
-def train(config: TrainConfig, callbacks=()) -> ConditionalGAN:
+def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
     """Trains a conditional GAN on MNIST, resuming the run in `config.workdir`.
 
     Writes `config.json` (the effective config, seed included), `metrics.csv`,
@@ -133,9 +158,16 @@ def train(config: TrainConfig, callbacks=()) -> ConditionalGAN:
     order as an uninterrupted run. A finished run given more `epochs`
     continues from its last epoch.
 
+    Under a distribution strategy (`config.strategy`, or `strategy`), the
+    model, optimizers and metrics are built in its scope, `batch_size` is the
+    global batch, and only the chief writes into the workdir.
+
     Args:
         config: The run configuration.
         callbacks: Extra Keras callbacks, run after the built-in ones.
+        strategy: A `tf.distribute.Strategy` to use instead of the one
+            `config.strategy` names (e.g. a MirroredStrategy over chosen
+            devices).
 
     Returns:
         The trained `ConditionalGAN`.
@@ -163,6 +195,13 @@ def train(config: TrainConfig, callbacks=()) -> ConditionalGAN:
         ckpt = None
         config = resolve_seed(config)
 
+    if strategy is None:
+        strategy = distribute.make_strategy(config.strategy, tpu=config.tpu)
+    chief = distribute.is_chief(strategy)
+    if config.jit_compile and not distribute.xla_supported(strategy):
+        _say(config, "XLA cannot span several CPU devices: training without jit_compile")
+        config = config.replace(jit_compile=False)
+
     images, labels = data.load_mnist(
         "train",
         mnist_dir=config.mnist_dir,
@@ -170,10 +209,12 @@ def train(config: TrainConfig, callbacks=()) -> ConditionalGAN:
         num_examples=config.train_examples,
     )
     steps = len(images) // config.batch_size
-    os.makedirs(workdir, exist_ok=True)
-    config.save_json(os.path.join(workdir, "config.json"))
+    if chief:
+        os.makedirs(workdir, exist_ok=True)
+        config.save_json(os.path.join(workdir, "config.json"))
     keras.utils.set_random_seed(config.seed)
-    gan = build_gan(config)
+    with strategy.scope():
+        gan = build_gan(config)
     epoch, step, grid_noise = 0, 0, None
     if ckpt is not None:
         epoch, step, grid_noise = checkpoint.restore_checkpoint(ckpt, gan)
@@ -182,7 +223,7 @@ def train(config: TrainConfig, callbacks=()) -> ConditionalGAN:
     if epoch >= config.epochs:
         _say(config, f"{workdir} already trained {epoch} epochs (--epochs={config.epochs})")
     else:
-        run_callbacks, guard = make_callbacks(config, steps, grid_noise)
+        run_callbacks, guard = make_callbacks(config, steps, grid_noise, chief=chief)
         run_callbacks += list(callbacks)
         # A run stopped mid-epoch first finishes that epoch's remaining batches.
         phases = []
@@ -193,28 +234,43 @@ def train(config: TrainConfig, callbacks=()) -> ConditionalGAN:
             phases.append((epoch, config.epochs, 0))
         try:
             for start, end, skip in phases:
-                dataset = data.make_dataset(
-                    images,
-                    labels,
-                    config.batch_size,
-                    seed=config.seed,
-                    epochs=(start, end),
-                    skip_batches=skip,
-                )
-                gan.fit(
-                    dataset,
-                    initial_epoch=start,
-                    epochs=end,
-                    steps_per_epoch=steps - skip,
-                    callbacks=run_callbacks,
-                    verbose=config.verbose,
-                    shuffle=False,
-                )
+                _fit(gan, strategy, config, images, labels, start, end, skip, steps, run_callbacks)
         finally:
             guard.restore_signal_handlers()
+            if not chief:
+                shutil.rmtree(guard.directory, ignore_errors=True)
 
-    from keras_cgan import export  # Imported late: only runs that finish export.
+    if chief:
+        from keras_cgan import export  # Imported late: only runs that finish export.
 
-    _save_model(gan, os.path.join(workdir, "model.keras"))
-    export.export_generator(gan, os.path.join(workdir, "export"), config)
+        _save_model(gan, os.path.join(workdir, "model.keras"))
+        export.export_generator(gan, os.path.join(workdir, "export"), config)
     return gan
+
+
+def _fit(gan, strategy, config, images, labels, start, end, skip, steps, callbacks):
+    """Trains epochs `start..end-1` (skipping `skip` batches of the first)."""
+
+    def make(replica_slice=None):
+        return data.make_dataset(
+            images,
+            labels,
+            config.batch_size,
+            seed=config.seed,
+            epochs=(start, end),
+            skip_batches=skip,
+            replica_slice=replica_slice,
+        )
+
+    kwargs = dict(
+        initial_epoch=start,
+        epochs=end,
+        steps_per_epoch=steps - skip,
+        callbacks=callbacks,
+        verbose=config.verbose,
+    )
+    if distribute.is_multi_worker(strategy):
+        dataset = distribute.distributed_dataset(strategy, make, config.batch_size)
+        distribute.fit_custom_loop(gan, strategy, dataset, **kwargs)
+    else:
+        gan.fit(make(), shuffle=False, **kwargs)
