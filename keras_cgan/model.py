@@ -11,6 +11,13 @@ class LabelError(KerasCganError, ValueError):
     """Labels or noise passed to `generate` are out of range or malformed."""
 
 
+def _is_distributed(optimizer):
+    """Whether the optimizer's variables were made under a distribution strategy."""
+    return isinstance(
+        getattr(optimizer.iterations, "_value", None), tf.distribute.DistributedValues
+    )
+
+
 @keras.saving.register_keras_serializable(package="keras_cgan")
 class ConditionalGAN(keras.Model):
     """A conditional GAN (Mirza & Osindero, 2014) trained with `fit`.
@@ -121,6 +128,16 @@ class ConditionalGAN(keras.Model):
                 else keras.optimizers.LossScaleOptimizer(opt, name=f"{opt.name}_loss_scale")
                 for opt in (d_optimizer, g_optimizer)
             )
+        if self._distribute_strategy is not None:
+            # keras-team/keras#17187: an optimizer made outside the strategy's
+            # scope has plain variables; remake it in scope (it holds no state yet).
+            with self._distribute_strategy.scope():
+                d_optimizer, g_optimizer = (
+                    opt
+                    if opt.built or _is_distributed(opt)
+                    else opt.__class__.from_config(opt.get_config())
+                    for opt in (d_optimizer, g_optimizer)
+                )
         self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
         if loss_fn is None:
             loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)

@@ -17,7 +17,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import keras  # noqa: E402
 
-from keras_cgan import networks  # noqa: E402
+from keras_cgan import data, networks  # noqa: E402
 from keras_cgan.model import ConditionalGAN  # noqa: E402
 
 GLOBAL_BATCH, STEPS, LATENT = 16, 3, 8
@@ -25,21 +25,23 @@ GLOBAL_BATCH, STEPS, LATENT = 16, 3, 8
 
 def build(strategy):
     keras.utils.set_random_seed(0)
+    # Optimizers made outside the scope on purpose (keras-team/keras#17187):
+    # compile remakes them inside it.
+    d_opt, g_opt = keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)
     with strategy.scope():
         g, d = networks.build_networks("mlp", LATENT, 10, 16)
         gan = ConditionalGAN(g, d, latent_dim=LATENT, seed=7)
-        gan.compile(
-            d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3)
-        )
+        gan.compile(d_optimizer=d_opt, g_optimizer=g_opt)
     return gan
 
 
 def dataset(feed_noise):
     rng = np.random.default_rng(1)
     n = GLOBAL_BATCH * STEPS
+    images, labels = data.load_local_mnist(sys.argv[1], "train")
     x = {
-        "images": rng.uniform(size=(n, 28, 28, 1)).astype("float32"),
-        "labels": np.eye(10, dtype="float32")[rng.integers(0, 10, n)],
+        "images": images[:n].astype("float32") / 255.0,
+        "labels": np.eye(10, dtype="float32")[labels[:n]],
     }
     if feed_noise:
         x["noise"] = rng.standard_normal((n, LATENT)).astype("float32")
