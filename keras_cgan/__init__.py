@@ -8,13 +8,25 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("callbacks", "config", "data", "errors", "model", "networks", "train")
+_SUBMODULES = (
+    "callbacks",
+    "classifier",
+    "config",
+    "data",
+    "errors",
+    "evaluation",
+    "model",
+    "networks",
+    "train",
+)
 _ATTRS = {
     "ConditionalGAN": "model",
     "LabelError": "model",
     "TrainConfig": "config",
     "ConfigError": "errors",
     "DataError": "errors",
+    "EvaluationError": "errors",
+    "Evaluator": "evaluation",
     "KerasCganError": "errors",
 }
 
