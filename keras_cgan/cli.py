@@ -56,6 +56,20 @@ def fail(message):
     sys.exit(EXIT_USER_ERROR)
 
 
+def parse_flags_or_fail(argv):
+    """An absl `flags_parser` for `app.run`: a bad flag is one line and exit status 2.
+
+    absl's own parser prints `FATAL Flags parsing error: ...` and exits with
+    status 1; tools that promise status 2 for every kind of bad input use this.
+    """
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        fail(f"{e} (see --helpshort)")
+
+
 def exits_on_user_error(main):
     """Wraps an absl `main(argv)`: a `KerasCganError` becomes one line + exit 2."""
 
