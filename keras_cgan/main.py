@@ -73,6 +73,26 @@ flags.DEFINE_integer(
     upper_bound=2,
 )
 
+flags.DEFINE_integer(
+    "eval_every",
+    _D.eval_every,
+    "Measure sample quality (accuracy, FID, precision/recall, ...) every N epochs "
+    "and log it in metrics.csv/TensorBoard; 0 = never.",
+    lower_bound=0,
+)
+flags.DEFINE_integer(
+    "eval_samples",
+    _D.eval_samples,
+    "Digits generated per evaluation (a multiple of 10, >= 100).",
+    lower_bound=100,
+)
+flags.DEFINE_string(
+    "classifier_dir",
+    None,
+    "Cache folder of the evaluation's reference classifier "
+    "(default: ~/.cache/keras_cgan/classifier).",
+)
+
 FLAGS = flags.FLAGS
 
 flags.register_validator("learning_rate", lambda v: v > 0, "--learning_rate must be > 0")
@@ -104,6 +124,9 @@ def config_from_flags(flag_values=FLAGS) -> TrainConfig:
         jit_compile=flag_values.jit_compile,
         steps_per_execution=flag_values.steps_per_execution,
         verbose=flag_values.verbose,
+        eval_every=flag_values.eval_every,
+        eval_samples=flag_values.eval_samples,
+        classifier_dir=flag_values.classifier_dir,
     )
 
 
