@@ -33,6 +33,7 @@ setup(
     entry_points={
         "console_scripts": [
             "keras-cgan-train=keras_cgan.main:run",
+            "keras-cgan-evaluate=keras_cgan.evaluate:run",
         ],
     },
 )

@@ -11,10 +11,12 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "callbacks",
     "checkpoint",
+    "classifier",
     "config",
     "data",
     "distribute",
     "errors",
+    "evaluation",
     "export",
     "model",
     "networks",
@@ -26,6 +28,8 @@ _ATTRS = {
     "TrainConfig": "config",
     "ConfigError": "errors",
     "DataError": "errors",
+    "EvaluationError": "errors",
+    "Evaluator": "evaluation",
     "KerasCganError": "errors",
 }
 

@@ -1,4 +1,4 @@
-"""Keras callbacks: per-epoch sample grids, a progress GIF and a metrics plot.
+"""Keras callbacks: sample grids, a progress GIF, periodic evaluation, logs and a plot.
 
 Grids are composed as one NumPy image (label glyphs rendered once with
 matplotlib, then pasted), so writing a grid costs milliseconds rather than the
@@ -166,6 +166,53 @@ def write_gif(directory, max_frames=100, duration_ms=100):
     return out
 
 
+class EvaluateCallback(keras.callbacks.Callback):
+    """Adds sample-quality metrics to the epoch logs every `every` epochs.
+
+    After epochs `every`, `2 * every`, ... (1-based) it evaluates the model
+    with `evaluator` and adds the summary metrics to that epoch's `logs` as
+    `eval_accuracy`, `eval_fid`, `eval_class_fid`, `eval_precision`,
+    `eval_recall`, `eval_diversity` and `eval_score`. Keras hands the same
+    `logs` dict to the callbacks in list order, so put this one before
+    `CSVLog`, `MetricsPlot` and `keras.callbacks.TensorBoard` to have them
+    record the metrics. The same noise (`seed`) is used every time, so the
+    values are comparable across epochs.
+
+    Args:
+        evaluator: A `keras_cgan.evaluation.Evaluator` (anything with
+            `evaluate(model, num_samples, seed)` returning an object with a
+            `summary() -> {name: float}` method).
+        every: Evaluate every this many epochs (>= 1).
+        num_samples: Digits generated per evaluation (a multiple of 10). 2,000
+            take about a second on 2 CPU cores; FID and class FID are biased
+            upwards at small N, so compare values at the same N only.
+        seed: Seed of the noise.
+        prefix: Prefix of the metric names in `logs`.
+        **kwargs: Passed to `keras.callbacks.Callback`.
+
+    Attributes:
+        history: `{epoch (1-based): {name: value}}` of every evaluation so far.
+    """
+
+    def __init__(self, evaluator, every=1, num_samples=2000, seed=0, prefix="eval_", **kwargs):
+        super().__init__(**kwargs)
+        self.evaluator = evaluator
+        self.every = int(every)
+        self.num_samples = int(num_samples)
+        self.seed = seed
+        self.prefix = prefix
+        self.history = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        result = self.evaluator.evaluate(self.model, self.num_samples, self.seed)
+        metrics = {self.prefix + name: float(v) for name, v in result.summary().items()}
+        self.history[epoch + 1] = metrics
+        if logs is not None:
+            logs.update(metrics)
+
+
 class CSVLog(keras.callbacks.Callback):
     """Logs per-epoch metrics to a CSV file, one row per epoch.
 
@@ -242,15 +289,15 @@ class MetricsPlot(keras.callbacks.Callback):
 def plot_metrics(rows, path):
     """Plots metric rows (`{"epoch": e, name: value, ...}`, 1-based) to a PNG.
 
-    Losses share one panel; every other metric gets its own. Does nothing if
-    `rows` is empty.
+    Losses share one panel; every other metric gets its own. A metric missing
+    from some rows (e.g. evaluated every few epochs) is drawn through the rows
+    that have it, with markers. Does nothing if `rows` is empty.
     """
     if not rows:
         return None
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    epochs = np.array([r["epoch"] for r in rows])
     names = sorted({k for r in rows for k in r if k != "epoch"})
     losses = [n for n in names if n.endswith("loss")]
     others = [n for n in names if n not in losses]
@@ -260,7 +307,9 @@ def plot_metrics(rows, path):
     for i, panel in enumerate(panels):
         ax = fig.add_subplot(len(panels), 1, i + 1)
         for name in panel:
-            ax.plot(epochs, [r.get(name, np.nan) for r in rows], label=name)
+            points = [(r["epoch"], r[name]) for r in rows if name in r]
+            sparse = len(points) < len(rows)
+            ax.plot(*zip(*points, strict=True), marker="o" if sparse else None, label=name)
         ax.legend(loc="best")
         ax.grid(alpha=0.3)
     ax.set_xlabel("epoch")

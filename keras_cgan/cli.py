@@ -67,7 +67,11 @@ def fail(message):
 
 
 def parse_flags(argv):
-    """absl flag parsing whose errors are one line and exit status 2."""
+    """An absl `flags_parser` for `app.run`: a bad flag is one line and exit status 2.
+
+    absl's own parser prints `FATAL Flags parsing error: ...` and exits with
+    status 1; the tools promise status 2 for every kind of bad input.
+    """
     from absl import flags
 
     try:

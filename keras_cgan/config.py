@@ -53,6 +53,12 @@ class TrainConfig:
             is the global batch over all replicas.
         tpu: TPU address for `strategy="tpu"` ("" on a TPU VM).
         mixed_precision: None, "mixed_float16" or "mixed_bfloat16".
+        eval_every: Measure sample quality (`keras_cgan.evaluation`) every this
+            many epochs and log it with the losses; 0 = never.
+        eval_samples: Digits generated per evaluation, a multiple of
+            `num_classes`, at least 10 per class.
+        classifier_dir: Cache folder of the evaluation's reference classifier
+            (None: `~/.cache/keras_cgan/classifier`).
     """
 
     epochs: int = 1000
@@ -80,6 +86,9 @@ class TrainConfig:
     strategy: str = "default"
     tpu: str = ""
     mixed_precision: Optional[str] = None
+    eval_every: int = 0
+    eval_samples: int = 2000
+    classifier_dir: Optional[str] = None
 
     def __post_init__(self):
         positive = (
@@ -96,6 +105,19 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.eval_every, int) or self.eval_every < 0:
+            raise ConfigError(
+                f"eval_every must be an integer >= 0 (0 = never), got {self.eval_every!r}"
+            )
+        if (
+            not isinstance(self.eval_samples, int)
+            or self.eval_samples < 10 * self.num_classes
+            or self.eval_samples % self.num_classes
+        ):
+            raise ConfigError(
+                f"eval_samples must be a multiple of {self.num_classes} and at least "
+                f"{10 * self.num_classes}, got {self.eval_samples!r}"
+            )
         if self.train_examples < 0:
             raise ConfigError(f"train_examples must be >= 0 (0 = all), got {self.train_examples}")
         if self.arch not in ARCHS:

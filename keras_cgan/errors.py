@@ -15,3 +15,7 @@ class DataError(KerasCganError, ValueError):
 
 class ConfigError(KerasCganError, ValueError):
     """A configuration value is out of range or inconsistent."""
+
+
+class EvaluationError(KerasCganError, ValueError):
+    """A model to evaluate, its samples or the evaluation settings are unusable."""

@@ -100,6 +100,25 @@ flags.DEFINE_enum(
     ["none", "mixed_float16", "mixed_bfloat16"],
     "Compute in float16 (with loss scaling) or bfloat16; variables, logits and losses stay float32.",
 )
+flags.DEFINE_integer(
+    "eval_every",
+    _D.eval_every,
+    "Measure sample quality (accuracy, FID, precision/recall, ...) every N epochs "
+    "and log it in metrics.csv/TensorBoard; 0 = never.",
+    lower_bound=0,
+)
+flags.DEFINE_integer(
+    "eval_samples",
+    _D.eval_samples,
+    "Digits generated per evaluation (a multiple of 10, >= 100).",
+    lower_bound=100,
+)
+flags.DEFINE_string(
+    "classifier_dir",
+    None,
+    "Cache folder of the evaluation's reference classifier "
+    "(default: ~/.cache/keras_cgan/classifier).",
+)
 
 FLAGS = flags.FLAGS
 
@@ -139,6 +158,9 @@ def config_from_flags(flag_values=FLAGS) -> TrainConfig:
         mixed_precision=None
         if flag_values.mixed_precision == "none"
         else flag_values.mixed_precision,
+        eval_every=flag_values.eval_every,
+        eval_samples=flag_values.eval_samples,
+        classifier_dir=flag_values.classifier_dir,
     )
 
 

@@ -13,9 +13,7 @@ FIXTURE_MNIST = os.path.join(os.path.dirname(__file__), "fixtures", "mnist_small
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture
-def real_mnist_dir():
-    """The full MNIST folder named by KERAS_CGAN_MNIST_DIR (fails if absent)."""
+def _real_mnist_dir():
     path = os.environ.get("KERAS_CGAN_MNIST_DIR")
     if not path or not os.path.isdir(path):
         pytest.fail(
@@ -23,6 +21,32 @@ def real_mnist_dir():
             "the four IDX files (bash .ci/run does)"
         )
     return path
+
+
+@pytest.fixture
+def real_mnist_dir():
+    """The full MNIST folder named by KERAS_CGAN_MNIST_DIR (fails if absent)."""
+    return _real_mnist_dir()
+
+
+@pytest.fixture(scope="session")
+def reference_classifier(tmp_path_factory):
+    """The evaluation's reference classifier, trained once per session on real MNIST.
+
+    Trained into a fresh temporary cache root (`.cache_root`; the time taken
+    is `.load_seconds`), so the suite checks the training itself rather than
+    a cache left by an earlier run.
+    """
+    import time
+
+    from keras_cgan import classifier
+
+    root = str(tmp_path_factory.mktemp("classifier_cache"))
+    start = time.perf_counter()
+    result = classifier.load_or_train(root, mnist_dir=_real_mnist_dir())
+    result.cache_root = root
+    result.load_seconds = time.perf_counter() - start
+    return result
 
 
 @pytest.fixture
@@ -109,3 +133,80 @@ TINY_RUN_FLAGS = (
     "--seed=3",
     "--verbose=0",
 )
+
+
+def save_tiny_export(path, kernel, bias, latent_dim, meta=None):
+    """Writes a hand-made SavedModel with the keras_cgan export contract.
+
+    Signatures: "generate"(noise float32 [N, latent_dim], labels int32 [N]) ->
+    {"images": sigmoid(concat(noise, one_hot) @ kernel + bias) as [N, 28, 28, 1]}
+    and "serving_default"(labels) (noise drawn inside); `assets/keras_cgan.json`
+    holds `meta` (default: latent_dim, num_classes 10, image_shape [28, 28, 1]).
+    """
+    import json
+
+    import tensorflow as tf
+
+    class TinyExport(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.kernel = tf.Variable(np.asarray(kernel, np.float32))
+            self.bias = tf.Variable(np.asarray(bias, np.float32))
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, latent_dim], tf.float32),
+                tf.TensorSpec([None], tf.int32),
+            ]
+        )
+        def generate(self, noise, labels):
+            x = tf.concat([noise, tf.one_hot(labels, 10)], axis=1)
+            pixels = tf.sigmoid(tf.matmul(x, self.kernel) + self.bias)
+            return {"images": tf.reshape(pixels, [-1, 28, 28, 1])}
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+        def serve(self, labels):
+            noise = tf.random.normal([tf.shape(labels)[0], latent_dim])
+            return self.generate(noise, labels)
+
+    module = TinyExport()
+    tf.saved_model.save(
+        module, str(path), signatures={"generate": module.generate, "serving_default": module.serve}
+    )
+    os.makedirs(os.path.join(path, "assets"), exist_ok=True)
+    if meta is None:
+        meta = {"latent_dim": latent_dim, "num_classes": 10, "image_shape": [28, 28, 1]}
+    with open(os.path.join(path, "assets", "keras_cgan.json"), "w") as f:
+        json.dump(meta, f)
+    return str(path)
+
+
+class PixelClassifier:
+    """A stand-in for the reference classifier, instant and deterministic.
+
+    Features: 4x4 average-pooled pixels (49 values). Probabilities: a softmax
+    over negative squared distances to the class centroids of `images`.
+    """
+
+    def __init__(self, images, labels):
+        features = self._features(images)
+        labels = np.asarray(labels)
+        self.centroids = np.stack([features[labels == c].mean(axis=0) for c in range(10)])
+        self.info = {"test_accuracy": 0.0, "key": "pixel-stub"}
+        self.calls = 0
+
+    @staticmethod
+    def _features(images):
+        images = np.asarray(images)
+        if images.dtype == np.uint8:
+            images = images.astype(np.float32) / 255.0
+        x = images.reshape(-1, 7, 4, 7, 4).mean(axis=(2, 4))
+        return x.reshape(len(images), 49).astype(np.float32)
+
+    def predict(self, images):
+        self.calls += 1
+        f = self._features(images)
+        d = ((f[:, None, :] - self.centroids[None]) ** 2).sum(-1)
+        logits = -d / 0.1
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return f, (e / e.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -1,0 +1,92 @@
+"""The evaluation command line: one-line errors and an end-to-end run on an export."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT, save_tiny_export
+from keras_cgan import evaluation
+
+
+def _run_evaluate(*args, env_extra=None, timeout=300):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env_extra or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "keras_cgan.evaluate", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _not_an_export(tmp_path):
+    (tmp_path / "empty").mkdir()
+    return str(tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "nothing to evaluate: pass --model=EXPORT_DIR and/or --baseline"),
+        (["--model={tmp}/missing"], "model not found: "),
+        (["--model={empty}"], "is not a keras_cgan export: it has no saved_model.pb"),
+        (["--model=README.md"], "README.md is a file, not a keras_cgan export"),
+        (["--baseline", "--num_samples=0"], "num_samples must be a multiple of 10"),
+        (["--baseline", "--num_samples=2005"], "num_samples must be a multiple of 10"),
+        (["--baseline", "--num_samples=abc"], "flag --num_samples=abc"),
+        (["--baseline", "--num_sampels=100"], "Unknown command line flag 'num_sampels'"),
+        (["--baseline", "--json={tmp}/no/such/dir/out.json"], "--json: folder"),
+        (["stray", "--baseline"], "unexpected arguments 'stray'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_status_2(args, message, tmp_path):
+    empty = _not_an_export(tmp_path)
+    args = [a.format(tmp=tmp_path, empty=empty) for a in args]
+    result = _run_evaluate(*args)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("keras_cgan: error: ") and message in lines[0]
+
+
+@pytest.mark.slow
+def test_evaluate_an_export_with_baselines_end_to_end(
+    reference_classifier, real_mnist_dir, tmp_path
+):
+    rng = np.random.default_rng(0)
+    latent_dim = 6
+    export = save_tiny_export(
+        tmp_path / "export",
+        kernel=rng.standard_normal((latent_dim + 10, 784)).astype(np.float32),
+        bias=np.zeros(784, np.float32),
+        latent_dim=latent_dim,
+    )
+    out = tmp_path / "metrics.json"
+    result = _run_evaluate(
+        f"--model={export}",
+        "--num_samples=200",
+        "--baseline",
+        f"--classifier_dir={reference_classifier.cache_root}",
+        f"--mnist_dir={real_mnist_dir}",
+        f"--json={out}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "training the reference classifier" not in result.stderr  # The cache was used.
+    report = json.loads(out.read_text())
+    assert report["num_samples"] == 200 and report["seed"] == 0
+    assert report["classifier"]["key"] == reference_classifier.info["key"]
+    assert list(report["results"]) == [export, *evaluation.BASELINE_NAMES]
+    for name, metrics in report["results"].items():
+        assert metrics["num_samples"] == 200 and len(metrics["fid_per_class"]) == 10, name
+    # Random weights draw no digits: far worse than real data on every count.
+    model, real = report["results"][export], report["results"][evaluation.BASELINE_NAMES[0]]
+    assert model["fid"] > 10 * real["fid"] and model["accuracy"] < 0.5
+    for name in (export, *evaluation.BASELINE_NAMES):
+        assert f"| {name}" in result.stdout
+    assert "per class" in result.stdout
