@@ -45,7 +45,6 @@ IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 NEAREST_K = 3
 MIN_SAMPLES_PER_CLASS = 10
-EXPORT_META = os.path.join("assets", "keras_cgan.json")
 SUMMARY_METRICS = ("accuracy", "fid", "class_fid", "precision", "recall", "diversity", "score")
 _CHUNK = 1024  # Rows of a distance matrix computed at once (1024 x 10,000 float32: 40 MB).
 _RANGE_TOLERANCE = 1e-3  # Generated pixels may overshoot [0, 1] by this much (then clipped).
@@ -212,8 +211,8 @@ def check_model_path(path) -> Tuple[str, Optional[dict]]:
     """Checks that `path` names something `as_sampler` can load, without TensorFlow.
 
     Args:
-        path: A SavedModel export folder (with `saved_model.pb` and
-            `assets/keras_cgan.json`) or a `.keras` file.
+        path: A SavedModel export folder (see `keras_cgan.export`) or a
+            `.keras` file.
 
     Returns:
         `("export", metadata dict)` or `("keras", None)`.
@@ -221,105 +220,25 @@ def check_model_path(path) -> Tuple[str, Optional[dict]]:
     Raises:
         EvaluationError: missing, not an export, or an export for other images.
     """
+    from keras_cgan import export
+
     path = os.fspath(path)
-    if not os.path.exists(path):
+    if not os.path.exists(path) and not os.path.isdir(path + ".old"):
         raise EvaluationError(
             f"model not found: {path} (pass --model=EXPORT_DIR, a SavedModel export folder)"
         )
-    if os.path.isfile(path):
-        if path.endswith(".keras"):
-            return "keras", None
-        raise EvaluationError(
-            f"{path} is a file, not a keras_cgan export: pass the export folder "
-            "(or a .keras model file)"
-        )
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-        raise EvaluationError(f"{path} is not a keras_cgan export: it has no saved_model.pb")
-    meta_path = os.path.join(path, EXPORT_META)
-    if not os.path.isfile(meta_path):
-        raise EvaluationError(
-            f"{path} is not a keras_cgan export: {EXPORT_META} is missing "
-            "(a SavedModel from another program?)"
-        )
+    if os.path.isfile(path) and path.endswith(".keras"):
+        return "keras", None
     try:
-        with open(meta_path) as f:
-            meta = json.load(f)
-        latent_dim, num_classes = int(meta["latent_dim"]), int(meta["num_classes"])
-        image_shape = [int(s) for s in meta["image_shape"]]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        meta = export.read_metadata(path)
+    except export.ExportError as e:
+        raise EvaluationError(str(e)) from None
+    if tuple(meta["image_shape"]) != IMAGE_SHAPE or meta["num_classes"] != NUM_CLASSES:
         raise EvaluationError(
-            f"{meta_path} is corrupt ({type(e).__name__}: {e}): re-export the model"
-        ) from None
-    if image_shape != list(IMAGE_SHAPE) or num_classes != NUM_CLASSES or latent_dim < 1:
-        raise EvaluationError(
-            f"{path} generates {image_shape} images of {num_classes} classes: the "
+            f"{path} generates {meta['image_shape']} images of {meta['num_classes']} classes: the "
             f"evaluator measures MNIST generators ({list(IMAGE_SHAPE)}, {NUM_CLASSES} classes)"
         )
-    return "export", dict(meta, latent_dim=latent_dim, num_classes=num_classes)
-
-
-class ExportedGenerator:
-    """A keras_cgan SavedModel export, called through its "generate" signature.
-
-    Args:
-        path: The export folder.
-        batch_size: Images per signature call.
-
-    Attributes:
-        latent_dim, num_classes: From `assets/keras_cgan.json`.
-        meta: That file's contents.
-    """
-
-    def __init__(self, path, batch_size=1000):
-        kind, meta = check_model_path(path)
-        if kind != "export":
-            raise EvaluationError(f"{path} is not an export folder")
-        import tensorflow as tf
-
-        try:
-            loaded = tf.saved_model.load(os.fspath(path))
-        except Exception as e:
-            reason = (str(e).strip().splitlines() or [""])[0][:200]
-            raise EvaluationError(
-                f"cannot load the SavedModel in {path} ({type(e).__name__}: {reason})"
-            ) from None
-        if "generate" not in loaded.signatures:
-            raise EvaluationError(
-                f"{path} has no 'generate' signature (it has: "
-                f"{', '.join(sorted(loaded.signatures)) or 'none'}): re-export the model"
-            )
-        self._loaded = loaded  # Keeps the signature's variables alive.
-        self._generate = loaded.signatures["generate"]
-        self.meta = meta
-        self.latent_dim = meta["latent_dim"]
-        self.num_classes = meta["num_classes"]
-        self.batch_size = int(batch_size)
-
-    def generate(self, labels, noise):
-        """Images float32 `[N, 28, 28, 1]` for int labels `[N]` and float32 noise `[N, latent_dim]`."""
-        import tensorflow as tf
-
-        labels = np.asarray(labels, np.int32)
-        noise = np.asarray(noise, np.float32)
-        out = []
-        for i in range(0, len(labels), self.batch_size):
-            try:
-                outputs = self._generate(
-                    noise=tf.constant(noise[i : i + self.batch_size]),
-                    labels=tf.constant(labels[i : i + self.batch_size]),
-                )
-            except Exception as e:  # A signature not matching the export contract.
-                reason = (str(e).strip().splitlines() or [""])[0][:200]
-                raise EvaluationError(
-                    f"the export's 'generate' signature failed ({type(e).__name__}: {reason}): "
-                    "it must take noise=float32 [N, latent_dim] and labels=int32 [N]"
-                ) from None
-            if "images" not in outputs:
-                raise EvaluationError(
-                    f"the export's 'generate' signature returns {sorted(outputs)}, not 'images'"
-                )
-            out.append(outputs["images"].numpy())
-        return np.concatenate(out) if out else np.zeros((0,) + IMAGE_SHAPE, np.float32)
+    return "export", meta
 
 
 class Sampler:
@@ -378,7 +297,12 @@ def as_sampler(generator) -> Sampler:
         path = os.fspath(generator)
         kind, _ = check_model_path(path)
         if kind == "export":
-            return _noise_sampler(ExportedGenerator(path), path)
+            from keras_cgan import export
+
+            try:
+                return _noise_sampler(export.ExportedGenerator(path), path)
+            except export.ExportError as e:
+                raise EvaluationError(str(e)) from None
         import keras
 
         import keras_cgan.model  # noqa: F401  Registers ConditionalGAN for loading.

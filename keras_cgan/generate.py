@@ -18,16 +18,11 @@ one line and exit status 2 before anything is written.
 
 import os
 
-if __name__ == "__main__":  # Command line: hide TensorFlow's start-up chatter.
-    from keras_cgan import cli
+import numpy as np
+from absl import flags
 
-    cli.quiet_tensorflow()
-
-import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
-
-from keras_cgan import cli  # noqa: E402
-from keras_cgan.errors import KerasCganError  # noqa: E402
+from keras_cgan import cli
+from keras_cgan.errors import KerasCganError
 
 
 class GenerateError(KerasCganError):

@@ -141,7 +141,8 @@ def save_tiny_export(path, kernel, bias, latent_dim, meta=None):
     Signatures: "generate"(noise float32 [N, latent_dim], labels int32 [N]) ->
     {"images": sigmoid(concat(noise, one_hot) @ kernel + bias) as [N, 28, 28, 1]}
     and "serving_default"(labels) (noise drawn inside); `assets/keras_cgan.json`
-    holds `meta` (default: latent_dim, num_classes 10, image_shape [28, 28, 1]).
+    holds `meta` (default: latent_dim, num_classes 10, image_shape [28, 28, 1])
+    with the export format added.
     """
     import json
 
@@ -176,6 +177,7 @@ def save_tiny_export(path, kernel, bias, latent_dim, meta=None):
     os.makedirs(os.path.join(path, "assets"), exist_ok=True)
     if meta is None:
         meta = {"latent_dim": latent_dim, "num_classes": 10, "image_shape": [28, 28, 1]}
+    meta = {"format": "keras_cgan.export/1", **meta}
     with open(os.path.join(path, "assets", "keras_cgan.json"), "w") as f:
         json.dump(meta, f)
     return str(path)

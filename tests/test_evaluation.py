@@ -17,7 +17,7 @@ import pytest
 from conftest import FIXTURE_MNIST, PixelClassifier, make_tiny_gan, save_tiny_export
 from keras_cgan import callbacks, classifier, data, evaluation, networks, train
 from keras_cgan.config import TrainConfig
-from keras_cgan.errors import ConfigError, EvaluationError
+from keras_cgan.errors import ConfigError, EvaluationError, KerasCganError
 from keras_cgan.model import ConditionalGAN
 
 
@@ -268,7 +268,14 @@ def _write(path, text):
                 _write(f"{d}/saved_model.pb", "")
                 or _write(
                     f"{d}/assets/keras_cgan.json",
-                    json.dumps({"latent_dim": 8, "num_classes": 10, "image_shape": [32, 32, 3]}),
+                    json.dumps(
+                        {
+                            "format": "keras_cgan.export/1",
+                            "latent_dim": 8,
+                            "num_classes": 10,
+                            "image_shape": [32, 32, 3],
+                        }
+                    ),
                 )
             ),
             "evaluator measures MNIST generators",
@@ -291,7 +298,7 @@ def test_an_export_with_a_generate_signature_of_another_shape_is_refused(tmp_pat
         latent_dim=4,
         meta={"latent_dim": 5, "num_classes": 10, "image_shape": [28, 28, 1]},
     )
-    with pytest.raises(EvaluationError, match="'generate' signature failed") as info:
+    with pytest.raises(KerasCganError, match="'generate' signature failed") as info:
         stub_evaluator.evaluate(path, 100)
     assert "\n" not in str(info.value)
 
@@ -306,7 +313,12 @@ def test_an_export_without_the_generate_signature_is_refused(tmp_path):
 
     module = Other()
     tf.saved_model.save(module, str(tmp_path / "e"), signatures={"serving_default": module.serve})
-    meta = {"latent_dim": 4, "num_classes": 10, "image_shape": [28, 28, 1]}
+    meta = {
+        "format": "keras_cgan.export/1",
+        "latent_dim": 4,
+        "num_classes": 10,
+        "image_shape": [28, 28, 1],
+    }
     _write(str(tmp_path / "e" / "assets" / "keras_cgan.json"), json.dumps(meta))
     with pytest.raises(EvaluationError, match="no 'generate' signature .*serving_default"):
         evaluation.as_sampler(str(tmp_path / "e"))

@@ -133,8 +133,11 @@ def test_soft_labels_match_hard_labels_at_the_corners(tmp_path):
     soft = generator.generate_soft(np.eye(10, dtype=np.float32)[labels], noise)
     np.testing.assert_allclose(hard, soft, atol=1e-6)
     np.testing.assert_allclose(hard, gan.generate(labels, noise=noise), atol=1e-5)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"one_hot must have shape \[N, 10\]"):
+    with pytest.raises(export.ExportError, match=r"one_hot must have shape \[N, 10\]") as info:
         generator.generate_soft(np.ones((4, 3), np.float32), noise)
+    assert "\n" not in str(info.value)
+    with pytest.raises(export.ExportError, match=r"labels must be integers in 0..9"):
+        generator.generate([3, 12], seed=0)
 
 
 def test_a_failed_export_keeps_the_previous_one(tmp_path, monkeypatch):
