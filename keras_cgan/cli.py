@@ -66,6 +66,21 @@ def fail(message):
     sys.exit(EXIT_USER_ERROR)
 
 
+def define_mnist_flags():
+    """Defines --mnist_dir and --tfds_data_dir, the MNIST source of every tool."""
+    from absl import flags
+
+    from keras_cgan.config import MNIST_DIR_ENV
+
+    flags.DEFINE_string(
+        "mnist_dir",
+        os.environ.get(MNIST_DIR_ENV) or None,
+        f"Local folder with the four MNIST IDX files or mnist.npz (default: ${MNIST_DIR_ENV}); "
+        "unset uses tensorflow-datasets.",
+    )
+    flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data directory.")
+
+
 def parse_flags(argv):
     """An absl `flags_parser` for `app.run`: a bad flag is one line and exit status 2.
 

@@ -19,7 +19,6 @@ import os
 from absl import flags
 
 from keras_cgan import cli
-from keras_cgan.config import MNIST_DIR_ENV
 from keras_cgan.errors import EvaluationError
 from keras_cgan.evaluation import check_model_path, check_num_samples
 
@@ -39,13 +38,7 @@ flags.DEFINE_string(
     None,
     "Cache folder of the reference classifier (default: ~/.cache/keras_cgan/classifier).",
 )
-flags.DEFINE_string(
-    "mnist_dir",
-    os.environ.get(MNIST_DIR_ENV) or None,
-    f"Local folder with the four MNIST IDX files or mnist.npz (default: ${MNIST_DIR_ENV}); "
-    "unset uses tensorflow-datasets.",
-)
-flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data directory.")
+cli.define_mnist_flags()
 
 FLAGS = flags.FLAGS
 

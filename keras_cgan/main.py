@@ -11,7 +11,7 @@ import time
 from absl import flags
 
 from keras_cgan import cli
-from keras_cgan.config import ARCHS, MNIST_DIR_ENV, STRATEGIES, TrainConfig
+from keras_cgan.config import ARCHS, STRATEGIES, TrainConfig
 
 _D = TrainConfig()
 
@@ -42,13 +42,7 @@ flags.DEFINE_float(
 flags.DEFINE_integer(
     "train_examples", 0, "Train on the first N examples only (0 = all 60,000).", lower_bound=0
 )
-flags.DEFINE_string(
-    "mnist_dir",
-    os.environ.get(MNIST_DIR_ENV) or None,
-    f"Local folder with the four MNIST IDX files or mnist.npz (default: ${MNIST_DIR_ENV}); "
-    "unset uses tensorflow-datasets.",
-)
-flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data directory.")
+cli.define_mnist_flags()
 flags.DEFINE_string("workdir", None, "Output folder (default: runs/<timestamp>).")
 flags.DEFINE_integer(
     "sample_every", _D.sample_every, "Write a sample grid every N epochs.", lower_bound=1

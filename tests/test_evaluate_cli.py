@@ -1,27 +1,16 @@
 """The evaluation command line: one-line errors and an end-to-end run on an export."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, save_tiny_export
+from conftest import run_cli, save_tiny_export
 from keras_cgan import evaluation
 
 
-def _run_evaluate(*args, env_extra=None, timeout=300):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env_extra or {}))
-    return subprocess.run(
-        [sys.executable, "-m", "keras_cgan.evaluate", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def _run_evaluate(*args, env_extra=None):
+    return run_cli("evaluate", *args, env_extra=env_extra)
 
 
 def _not_an_export(tmp_path):
