@@ -13,6 +13,9 @@ from keras_cgan.errors import ConfigError
 
 ARCHS = ("mlp", "dcgan")
 MNIST_DIR_ENV = "KERAS_CGAN_MNIST_DIR"
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# Chosen with `python -m keras_cgan.bench` (README, "Performance").
+DEFAULT_STEPS_PER_EXECUTION = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,8 +44,14 @@ class TrainConfig:
         seed: Seed for weights, noise and data order; None picks one (recorded in
             config.json so the run can be repeated).
         tensorboard: Also write TensorBoard logs under `<workdir>/tensorboard`.
-        jit_compile: Compile the train step with XLA.
-        steps_per_execution: Training steps per compiled call.
+        jit_compile: Compile the train step with XLA; None (auto) means on for
+            the mlp networks, and for dcgan only where a GPU is present (XLA's
+            CPU convolutions are ~18x slower than TensorFlow's).
+        steps_per_execution: Training steps per compiled call: the input
+            pipeline stacks this many batches and the train step loops over
+            them inside one (XLA) call.
+        precision: Keras dtype policy of the networks: "float32",
+            "mixed_float16" (with loss scaling) or "mixed_bfloat16".
         verbose: Keras `fit` verbosity (0, 1 or 2).
     """
 
@@ -63,8 +72,9 @@ class TrainConfig:
     sample_every: int = 1
     seed: Optional[int] = None
     tensorboard: bool = False
-    jit_compile: bool = False
-    steps_per_execution: int = 1
+    jit_compile: Optional[bool] = None
+    steps_per_execution: int = DEFAULT_STEPS_PER_EXECUTION
+    precision: str = "float32"
     verbose: int = 1
 
     def __post_init__(self):
@@ -93,6 +103,14 @@ class TrainConfig:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), got {value}")
+        if self.jit_compile not in (None, True, False):
+            raise ConfigError(
+                f"jit_compile must be true, false or None (auto), got {self.jit_compile!r}"
+            )
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}"
+            )
         if self.verbose not in (0, 1, 2):
             raise ConfigError(f"verbose must be 0, 1 or 2, got {self.verbose}")
 

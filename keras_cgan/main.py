@@ -10,7 +10,7 @@ import time
 from absl import app, flags
 
 from keras_cgan import cli
-from keras_cgan.config import ARCHS, MNIST_DIR_ENV, TrainConfig
+from keras_cgan.config import ARCHS, MNIST_DIR_ENV, PRECISIONS, TrainConfig
 
 _D = TrainConfig()
 
@@ -61,9 +61,19 @@ flags.DEFINE_integer(
 flags.DEFINE_bool(
     "tensorboard", _D.tensorboard, "Also write TensorBoard logs to <workdir>/tensorboard."
 )
-flags.DEFINE_bool("jit_compile", _D.jit_compile, "Compile the train step with XLA.")
+flags.DEFINE_bool(
+    "jit_compile",
+    _D.jit_compile,
+    "Compile the train step with XLA (default: auto, on for mlp; for dcgan only with a GPU).",
+)
 flags.DEFINE_integer(
     "steps_per_execution", _D.steps_per_execution, "Train steps per compiled call.", lower_bound=1
+)
+flags.DEFINE_enum(
+    "precision",
+    _D.precision,
+    PRECISIONS,
+    "Keras dtype policy: float32, mixed_float16 (loss-scaled) or mixed_bfloat16.",
 )
 flags.DEFINE_integer(
     "verbose",
@@ -103,6 +113,7 @@ def config_from_flags(flag_values=FLAGS) -> TrainConfig:
         tensorboard=flag_values.tensorboard,
         jit_compile=flag_values.jit_compile,
         steps_per_execution=flag_values.steps_per_execution,
+        precision=flag_values.precision,
         verbose=flag_values.verbose,
     )
 

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_cgan import rng
 from keras_cgan.errors import ConfigError, KerasCganError
 
 
@@ -22,10 +23,18 @@ class ConditionalGAN(keras.Model):
 
     Data for `fit` are `(images, labels)` or `(images, labels, noise)` batches
     (or dicts with those keys):
-    images float32 `[B, 28, 28, 1]` in [0, 1]; labels one-hot float32
-    `[B, num_classes]` (integer `[B]` labels are one-hot encoded for you);
-    optional noise float32 `[B, latent_dim]` replaces the noise the step would
-    draw (tests use it to compare variants on identical inputs).
+    images float32 `[B, 28, 28, 1]` in [0, 1] (or uint8 in 0..255, scaled in
+    the step); labels one-hot float32 `[B, num_classes]` (integer `[B]` labels
+    are one-hot encoded for you); optional noise float32 `[B, latent_dim]`
+    replaces the noise the step would draw (tests use it to compare variants
+    on identical inputs). Stacks of K batches (images `[K, B, 28, 28, 1]`,
+    labels `[K, B, ...]`, noise `[K, B, latent_dim]`) run K steps in one call
+    (`keras_cgan.data.make_dataset(stack=K)`), with the same result as K
+    single steps.
+
+    The step draws its noise with a counter-based Philox (`keras_cgan.rng`)
+    from `(seed, step)`, so the draws are the same with or without XLA and
+    whatever the stacking.
 
     Metrics (reset each epoch): `d_loss` (BCE on the real batch + BCE on the
     fake batch, as in the tutorial), `g_loss`, and `d_acc` (the discriminator's
@@ -120,6 +129,7 @@ class ConditionalGAN(keras.Model):
         return self.generator([noise, one_hot], training=training)
 
     def _unpack(self, data):
+        """Returns `(images, one_hot, noise_or_None, stacked)` in the compute dtype."""
         x, y, extra = keras.utils.unpack_x_y_sample_weight(data)
         if isinstance(x, dict):  # fit(x={"images": ..., "labels": ..., "noise": ...})
             real_images, labels, noise = x["images"], x["labels"], x.get("noise")
@@ -132,47 +142,98 @@ class ConditionalGAN(keras.Model):
                 "training data must be (images, labels) or (images, labels, noise) batches"
             )
         real_images, labels = tf.convert_to_tensor(real_images), tf.convert_to_tensor(labels)
-        if labels.shape.rank == 1:
+        stacked = real_images.shape.rank == 5  # [K, B, 28, 28, 1]: K steps in one call.
+        if real_images.dtype == tf.uint8:  # Raw MNIST pixels, 0..255.
+            real_images = tf.cast(real_images, tf.float32) / 255.0
+        if labels.shape.rank == (2 if stacked else 1):  # Integer class ids.
             labels = tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
         labels = tf.cast(labels, self.compute_dtype)
         real_images = tf.cast(real_images, self.compute_dtype)
-        if noise is None:
-            batch_size = tf.shape(real_images)[0]
-            noise = keras.random.normal(
-                (batch_size, self.latent_dim), seed=self.seed_generator, dtype=self.compute_dtype
-            )
-        return real_images, labels, tf.cast(noise, self.compute_dtype)
+        if noise is not None:
+            noise = tf.cast(noise, self.compute_dtype)
+        return real_images, labels, noise, stacked
+
+    def draw_noise(self, batch_size):
+        """Draws the noise of one training step: `[batch_size, latent_dim]` N(0, 1).
+
+        A pure function of `(seed, number of draws so far)` (counter-based
+        Philox, see `keras_cgan.rng`), identical with and without XLA.
+        """
+        return rng.normal(
+            [batch_size, self.latent_dim], self.seed_generator.next(), dtype=self.compute_dtype
+        )
 
     def _loss(self, target, logits):
         logits = tf.cast(logits, tf.float32)
         return self.loss_fn(tf.fill(tf.shape(logits), target), logits)
 
-    def train_step(self, data):
-        real_images, labels, noise = self._unpack(data)
+    def apply_step(self, real_images, labels, noise):
+        """One training step's math, without metrics: D update, then G update.
 
-        # Phase 1, discriminator: real -> 1, fake -> 0. The fake images come
-        # from outside the tape, so no gradient reaches the generator.
-        fake_images = self.generator([noise, labels], training=True)
-        with tf.GradientTape() as d_tape:
-            real_logits = self.discriminator([real_images, labels], training=True)
-            fake_logits = self.discriminator([fake_images, labels], training=True)
-            d_loss = self._loss(1.0, real_logits) + self._loss(0.0, fake_logits)
-        d_vars = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
+        (1) The discriminator is updated on the real batch (target 1) and the
+        generated batch (target 0), the generated images not back-propagated
+        into the generator; (2) the generator is updated to make the updated
+        discriminator call the same generated images real. The generator runs
+        forward once per step: its weights do not change between the phases.
 
-        # Phase 2, generator: make the updated discriminator call fakes real.
+        Args:
+            real_images: float `[B, 28, 28, 1]` in [0, 1].
+            labels: one-hot float `[B, num_classes]`.
+            noise: float `[B, latent_dim]`.
+
+        Returns:
+            `(d_loss, g_loss, real_logits, fake_logits)`: scalars and `[B, 1]`.
+        """
         with tf.GradientTape() as g_tape:
             fake_images = self.generator([noise, labels], training=True)
+
+        # Phase 1, discriminator: real -> 1, fake -> 0.
+        with tf.GradientTape() as d_tape:
+            real_logits = self.discriminator([real_images, labels], training=True)
+            fake_logits = self.discriminator([tf.stop_gradient(fake_images), labels], training=True)
+            d_loss = self._loss(1.0, real_logits) + self._loss(0.0, fake_logits)
+            scaled = self.d_optimizer.scale_loss(d_loss)  # Mixed float16 only.
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(d_tape.gradient(scaled, d_vars), d_vars, strict=True))
+
+        # Phase 2, generator: make the updated discriminator call fakes real.
+        with g_tape:  # The tape already holds the generator's forward pass.
             g_logits = self.discriminator([fake_images, labels], training=True)
             g_loss = self._loss(1.0, g_logits)
+            scaled = self.g_optimizer.scale_loss(g_loss)
         g_vars = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(scaled, g_vars), g_vars, strict=True))
+        return d_loss, g_loss, real_logits, fake_logits
 
+    def _step_with_metrics(self, real_images, labels, noise):
+        if noise is None:
+            noise = self.draw_noise(tf.shape(real_images)[0])
+        d_loss, g_loss, real_logits, fake_logits = self.apply_step(real_images, labels, noise)
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         logits = tf.concat([real_logits, fake_logits], axis=0)
         targets = tf.concat([tf.ones_like(real_logits), tf.zeros_like(fake_logits)], axis=0)
         self.d_accuracy.update_state(targets, tf.cast(logits, tf.float32))
+
+    def train_step(self, data):
+        real_images, labels, noise, stacked = self._unpack(data)
+        if not stacked:
+            self._step_with_metrics(real_images, labels, noise)
+        else:
+            # K steps inside one compiled call (`data.make_dataset(stack=K)`):
+            # no per-step launch, variable or iterator overhead.
+            def body(i):
+                self._step_with_metrics(
+                    real_images[i], labels[i], None if noise is None else noise[i]
+                )
+                return (i + 1,)
+
+            tf.while_loop(
+                lambda i: i < tf.shape(real_images)[0],
+                body,
+                (tf.constant(0),),
+                parallel_iterations=1,
+            )
         return {m.name: m.result() for m in self.metrics}
 
     def generate(self, labels, noise=None, seed=None, batch_size=1024):

@@ -6,7 +6,7 @@ import secrets
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import data, networks
+from keras_cgan import data, networks, perf
 from keras_cgan.config import TrainConfig
 from keras_cgan.model import ConditionalGAN
 
@@ -27,24 +27,26 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
     Returns:
         A compiled `ConditionalGAN` with both Adam optimizers built.
     """
-    generator, discriminator = networks.build_networks(
-        config.arch, config.latent_dim, config.num_classes, config.hidden_units
-    )
-    gan = ConditionalGAN(
-        generator,
-        discriminator,
-        latent_dim=config.latent_dim,
-        num_classes=config.num_classes,
-        seed=config.seed,
-    )
+    with perf.dtype_policy(config.precision):
+        generator, discriminator = networks.build_networks(
+            config.arch, config.latent_dim, config.num_classes, config.hidden_units
+        )
+        gan = ConditionalGAN(
+            generator,
+            discriminator,
+            latent_dim=config.latent_dim,
+            num_classes=config.num_classes,
+            seed=config.seed,
+        )
     adam = dict(beta_1=config.beta_1, beta_2=config.beta_2)
+    d_adam = keras.optimizers.Adam(config.discriminator_learning_rate, name="d_adam", **adam)
+    g_adam = keras.optimizers.Adam(config.learning_rate, name="g_adam", **adam)
+    # config.steps_per_execution steps run in one call as stacked batches
+    # (see `train`), so Keras itself runs one stack per call.
     gan.compile(
-        d_optimizer=keras.optimizers.Adam(
-            config.discriminator_learning_rate, name="d_adam", **adam
-        ),
-        g_optimizer=keras.optimizers.Adam(config.learning_rate, name="g_adam", **adam),
-        jit_compile=config.jit_compile,
-        steps_per_execution=config.steps_per_execution,
+        d_optimizer=perf.wrap_optimizer(d_adam, config.precision),
+        g_optimizer=perf.wrap_optimizer(g_adam, config.precision),
+        jit_compile=perf.resolve_jit_compile(config.arch, config.jit_compile),
     )
     return gan
 
@@ -69,7 +71,7 @@ def make_callbacks(config: TrainConfig):
     return result
 
 
-def train(config: TrainConfig) -> ConditionalGAN:
+def train(config: TrainConfig, extra_callbacks=()) -> ConditionalGAN:
     """Trains a conditional GAN on MNIST and writes every artifact to `config.workdir`.
 
     Writes `config.json` (the effective config, seed included), `metrics.csv`,
@@ -78,6 +80,8 @@ def train(config: TrainConfig) -> ConditionalGAN:
 
     Args:
         config: The run configuration.
+        extra_callbacks: Callbacks run after the run's own (the benchmark's
+            timers use this).
 
     Returns:
         The trained `ConditionalGAN`.
@@ -96,14 +100,22 @@ def train(config: TrainConfig) -> ConditionalGAN:
     config.save_json(os.path.join(config.workdir, "config.json"))
     keras.utils.set_random_seed(config.seed)
     dataset = data.make_dataset(
-        images, labels, config.batch_size, seed=config.seed, epochs=(0, config.epochs)
+        images,
+        labels,
+        config.batch_size,
+        seed=config.seed,
+        epochs=(0, config.epochs),
+        stack=config.steps_per_execution,
+        **perf.PIPELINE,
     )
     gan = build_gan(config)
     gan.fit(
         dataset,
         epochs=config.epochs,
-        steps_per_epoch=len(images) // config.batch_size,
-        callbacks=make_callbacks(config),
+        steps_per_epoch=data.steps_per_epoch(
+            len(images), config.batch_size, config.steps_per_execution
+        ),
+        callbacks=make_callbacks(config) + list(extra_callbacks),
         verbose=config.verbose,
         shuffle=False,
     )
