@@ -207,6 +207,7 @@ def bench_fit(config: TrainConfig, steps: int, warmup: int, repeats: int) -> dic
             ]
         ),
         "startup_s": timer.train_begin - start,
+        "first_epoch_s": timer.epoch_end[0] - timer.train_begin,
         "train_end_s": end - timer.epoch_end[-1],
         "steps_per_epoch": steps,
     }
@@ -788,6 +789,7 @@ def report(result: dict) -> str:
                 _fmt(r["epoch_s"], 3),
                 _fmt(r["callbacks_ms_per_epoch"], 1),
                 f"{100 * r['callbacks_share']['median']:.1f}%",
+                f"{r['startup_s']:.1f}/{r['first_epoch_s']:.1f}/{r['train_end_s']:.1f}",
             ]
             for r in result["fit"]
         ]
@@ -804,6 +806,7 @@ def report(result: dict) -> str:
                     "epoch s",
                     "callbacks ms/epoch",
                     "share",
+                    "start/1st epoch/end s",
                 ],
                 rows,
             )
