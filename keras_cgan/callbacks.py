@@ -71,11 +71,15 @@ def compose_grid(images, rows, row_labels=None, scale=2):
 
 
 def save_png(image, path):
-    """Writes a uint8 `[H, W]` grey image to `path` as PNG (atomically)."""
+    """Writes a uint8 `[H, W]` grey image to `path` as PNG (atomically).
+
+    zlib level 1: a 604x660 grid takes ~4.5 ms instead of ~15 ms at the default
+    level 6, for files ~12% larger (`python -m keras_cgan.bench`, README).
+    """
     from PIL import Image
 
     tmp = path + ".tmp.png"
-    Image.fromarray(image, mode="L").save(tmp)
+    Image.fromarray(image, mode="L").save(tmp, compress_level=1)
     os.replace(tmp, path)
 
 

@@ -15,6 +15,8 @@ ARCHS = ("mlp", "dcgan")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
 MNIST_DIR_ENV = "KERAS_CGAN_MNIST_DIR"
+# Chosen with `python -m keras_cgan.bench` (README, "Performance").
+DEFAULT_STEPS_PER_EXECUTION = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +45,12 @@ class TrainConfig:
         seed: Seed for weights, noise and data order; None picks one (recorded in
             config.json so the run can be repeated).
         tensorboard: Also write TensorBoard logs under `<workdir>/tensorboard`.
-        jit_compile: Compile the train step with XLA.
-        steps_per_execution: Training steps per compiled call.
+        jit_compile: Compile the train step with XLA; None (auto) means on for
+            the mlp networks, and for dcgan only where a GPU is present (XLA's
+            CPU convolutions are ~18x slower than TensorFlow's).
+        steps_per_execution: Training steps per compiled call: the input
+            pipeline stacks this many batches and the train step loops over
+            them inside one (XLA) call.
         verbose: Keras `fit` verbosity (0, 1 or 2).
         checkpoint_every: Write a checkpoint every this many epochs (>= 1).
         resume: Continue the run found in `workdir`, if any; False moves an
@@ -78,8 +84,8 @@ class TrainConfig:
     sample_every: int = 1
     seed: Optional[int] = None
     tensorboard: bool = False
-    jit_compile: bool = False
-    steps_per_execution: int = 1
+    jit_compile: Optional[bool] = None
+    steps_per_execution: int = DEFAULT_STEPS_PER_EXECUTION
     verbose: int = 1
     checkpoint_every: int = 1
     resume: bool = True
@@ -138,6 +144,10 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown mixed_precision {self.mixed_precision!r}: "
                 "use mixed_float16, mixed_bfloat16 or none"
+            )
+        if self.jit_compile not in (None, True, False):
+            raise ConfigError(
+                f"jit_compile must be true, false or None (auto), got {self.jit_compile!r}"
             )
         if self.verbose not in (0, 1, 2):
             raise ConfigError(f"verbose must be 0, 1 or 2, got {self.verbose}")

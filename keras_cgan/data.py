@@ -250,6 +250,10 @@ def make_dataset(
     skip_batches: int = 0,
     replica_slice: Optional[Tuple[int, int, int]] = None,
     num_classes: int = NUM_CLASSES,
+    stack: int = 1,
+    raw: bool = False,
+    parallel: bool = True,
+    prefetch: int = -1,
 ) -> tf.data.Dataset:
     """Builds the batched `tf.data` pipeline from in-memory MNIST arrays.
 
@@ -260,9 +264,12 @@ def make_dataset(
     * `epochs=(start, end)`: the passes for epochs `start..end-1` back to back;
       the order of epoch `e` is a pure function of `(seed, e)`, so a run resumed
       at epoch `start` sees exactly the batches of an uninterrupted run. Use
-      with `fit(steps_per_epoch=len(images) // batch_size)`.
+      with `fit(steps_per_epoch=steps_per_epoch(len(images), batch_size, stack))`.
 
-    Incomplete final batches are dropped.
+    Incomplete final batches are dropped. The uint8 images stay in memory; each
+    element is one vectorised gather of shuffled indices (then, unless `raw`,
+    a cast to float32 / 255 and a one-hot encoding), mapped in parallel and
+    prefetched.
 
     Args:
         images: uint8 `[N, 28, 28, 1]` in 0..255.
@@ -278,10 +285,20 @@ def make_dataset(
             and the dataset yields slices `first .. first+count-1` of every
             batch in turn (one element per local replica).
         num_classes: Depth of the one-hot labels.
+        stack: Batches per element: `stack > 1` yields stacks of up to `stack`
+            consecutive batches (the last stack of an epoch may be shorter; a
+            stack never spans two epochs) that `ConditionalGAN` trains as that
+            many steps in one compiled call.
+        raw: Yield uint8 images in 0..255 and int32 class ids instead of
+            float32 images in [0, 1] and one-hot labels; `ConditionalGAN`
+            converts them in its (compiled) train step.
+        parallel: Map elements on tf.data's parallel threads (else inline).
+        prefetch: Elements to prefetch; -1 lets tf.data tune it, 0 disables.
 
     Returns:
-        A dataset of `(images, one_hot)`: float32 `[B, 28, 28, 1]` in [0, 1] and
-        float32 `[B, num_classes]`.
+        A dataset of `(images, labels)`: float32 `[B, 28, 28, 1]` in [0, 1] and
+        one-hot float32 `[B, num_classes]` (`raw`: uint8 `[B, 28, 28, 1]` and
+        int32 `[B]`); with `stack > 1`, each with a leading `[<=stack]` axis.
     """
     n = len(images)
     if len(labels) != n:
@@ -291,16 +308,35 @@ def make_dataset(
             f"batch_size {batch_size} is larger than the {n} examples available: "
             "lower --batch_size or use more examples"
         )
+    if stack < 1:
+        raise DataError(f"stack must be >= 1, got {stack}")
     steps = n // batch_size
     images_t = tf.constant(images, dtype=tf.uint8)
     labels_t = tf.constant(labels, dtype=tf.int32)
     seed = int(seed) % (2**31)
 
+    def stacked(batches):
+        return batches.batch(stack) if stack > 1 else batches
+
+    def replica_slices(batches):
+        if replica_slice is None:
+            return batches
+        first, count, replicas = replica_slice
+        per_replica = batch_size // replicas
+
+        def slices(idx):
+            rows = tf.reshape(idx, [replicas, per_replica])[first : first + count]
+            return tf.data.Dataset.from_tensor_slices(rows)
+
+        return batches.flat_map(slices)
+
     if epochs is None:
+        if skip_batches or replica_slice is not None:
+            raise DataError("skip_batches and replica_slice need an epochs=(start, end) range")
         indices = tf.data.Dataset.range(n)
         if shuffle:
             indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        batches = indices.batch(batch_size, drop_remainder=True)
+        batches = stacked(indices.batch(batch_size, drop_remainder=True))
     else:
         start, end = epochs
 
@@ -311,28 +347,32 @@ def make_dataset(
                     order, seed=tf.stack([tf.constant(seed, tf.int64), epoch])
                 )
             order = tf.reshape(order[: steps * batch_size], [steps, batch_size])
-            return tf.data.Dataset.from_tensor_slices(order)
+            batches = tf.data.Dataset.from_tensor_slices(order)
+            if skip_batches:  # Only the first epoch of the range was partly trained.
+                batches = batches.skip(
+                    tf.where(epoch == start, tf.constant(skip_batches, tf.int64), 0)
+                )
+            return stacked(replica_slices(batches))
 
         batches = tf.data.Dataset.range(start, end).flat_map(epoch_batches)
 
-    if skip_batches:
-        batches = batches.skip(skip_batches)
-    if replica_slice is not None:
-        first, count, replicas = replica_slice
-        per_replica = batch_size // replicas
-
-        def slices(idx):
-            rows = tf.reshape(idx, [replicas, per_replica])[first : first + count]
-            return tf.data.Dataset.from_tensor_slices(rows)
-
-        batches = batches.flat_map(slices)
-
     def to_example(idx):
-        x = tf.cast(tf.gather(images_t, idx), tf.float32) / 255.0
-        y = tf.one_hot(tf.gather(labels_t, idx), num_classes, dtype=tf.float32)
-        return x, y
+        x = tf.gather(images_t, idx)
+        y = tf.gather(labels_t, idx)
+        if raw:
+            return x, y
+        return tf.cast(x, tf.float32) / 255.0, tf.one_hot(y, num_classes, dtype=tf.float32)
 
-    return batches.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    dataset = batches.map(to_example, num_parallel_calls=tf.data.AUTOTUNE if parallel else None)
+    if prefetch:
+        dataset = dataset.prefetch(tf.data.AUTOTUNE if prefetch < 0 else prefetch)
+    return dataset
+
+
+def steps_per_epoch(num_examples: int, batch_size: int, stack: int = 1) -> int:
+    """Elements per epoch of `make_dataset(..., stack=stack)`: ceil(steps / stack)."""
+    steps = num_examples // batch_size
+    return -(-steps // stack)
 
 
 def mnist_dataset(

@@ -56,9 +56,16 @@ flags.DEFINE_integer(
 flags.DEFINE_bool(
     "tensorboard", _D.tensorboard, "Also write TensorBoard logs to <workdir>/tensorboard."
 )
-flags.DEFINE_bool("jit_compile", _D.jit_compile, "Compile the train step with XLA.")
+flags.DEFINE_bool(
+    "jit_compile",
+    _D.jit_compile,
+    "Compile the train step with XLA (default: auto, on for mlp; for dcgan only with a GPU).",
+)
 flags.DEFINE_integer(
-    "steps_per_execution", _D.steps_per_execution, "Train steps per compiled call.", lower_bound=1
+    "steps_per_execution",
+    _D.steps_per_execution,
+    "Train steps per compiled call: the pipeline stacks this many batches (1 under a multi-device strategy).",
+    lower_bound=1,
 )
 flags.DEFINE_integer(
     "verbose",

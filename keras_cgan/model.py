@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_cgan import rng
 from keras_cgan.errors import ConfigError, KerasCganError
 
 
@@ -29,20 +30,24 @@ class ConditionalGAN(keras.Model):
 
     Data for `fit` are `(images, labels)` or `(images, labels, noise)` batches
     (or dicts with those keys):
-    images float32 `[B, 28, 28, 1]` in [0, 1]; labels one-hot float32
-    `[B, num_classes]` (integer `[B]` labels are one-hot encoded for you);
-    optional noise float32 `[B, latent_dim]` replaces the noise the step would
-    draw (tests use it to compare variants on identical inputs).
+    images float32 `[B, 28, 28, 1]` in [0, 1] (or uint8 in 0..255, scaled in
+    the step); labels one-hot float32 `[B, num_classes]` (integer `[B]` labels
+    are one-hot encoded for you); optional noise float32 `[B, latent_dim]`
+    replaces the noise the step would draw (tests use it to compare variants
+    on identical inputs). Stacks of K batches (images `[K, B, 28, 28, 1]`,
+    labels `[K, B, ...]`, noise `[K, B, latent_dim]`) run K steps in one call
+    (`keras_cgan.data.make_dataset(stack=K)`), with the same result as K
+    single steps.
 
     Metrics (reset each epoch): `d_loss` (BCE on the real batch + BCE on the
     fake batch, as in the tutorial), `g_loss`, and `d_acc` (the discriminator's
     binary accuracy on real and fake together).
 
-    Noise is counter-based: each step takes one seed from `seed_generator` and
-    draws the whole global batch's noise with Philox (`stateless_normal`),
-    each replica keeping its own rows. The same step therefore sees the same
-    noise with or without XLA and on one device or many, and every replica
-    draws different noise.
+    Noise is counter-based: each step draws the whole global batch's noise
+    with Philox (`keras_cgan.rng`) from `(seed, step)`, each replica keeping
+    its own rows. The same step therefore sees the same noise with or without
+    XLA, whatever the stacking, on one device or many, and after a resume;
+    every replica draws different noise.
 
     Distribution (`tf.distribute`): build and compile the model inside
     `strategy.scope()`. Losses are averaged over the global batch before the
@@ -183,6 +188,7 @@ class ConditionalGAN(keras.Model):
         return self.generator([noise, one_hot], training=training)
 
     def _unpack(self, data):
+        """Returns `(images, one_hot, noise_or_None, stacked)`, float32."""
         x, y, extra = keras.utils.unpack_x_y_sample_weight(data)
         if isinstance(x, dict):  # fit(x={"images": ..., "labels": ..., "noise": ...})
             real_images, labels, noise = x["images"], x["labels"], x.get("noise")
@@ -194,21 +200,44 @@ class ConditionalGAN(keras.Model):
             raise KerasCganError(
                 "training data must be (images, labels) or (images, labels, noise) batches"
             )
+        real_images, labels = tf.convert_to_tensor(real_images), tf.convert_to_tensor(labels)
+        stacked = real_images.shape.rank == 5  # [K, B, 28, 28, 1]: K steps in one call.
+        if real_images.dtype == tf.uint8:  # Raw MNIST pixels, 0..255.
+            real_images = tf.cast(real_images, tf.float32) / 255.0
         real_images = tf.cast(real_images, tf.float32)
-        labels = tf.convert_to_tensor(labels)
-        if labels.shape.rank == 1:
+        if labels.shape.rank == (2 if stacked else 1):  # Integer class ids.
             labels = tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
         labels = tf.cast(labels, tf.float32)
         if noise is not None:
             noise = tf.cast(noise, tf.float32)
-        return real_images, labels, noise
+        return real_images, labels, noise, stacked
 
-    def _draw_noise(self, local_batch, sizes, replica_id):
-        """This replica's rows of the global batch's noise, float32 `[local_batch, latent_dim]`."""
-        seed = tf.cast(self.seed_generator.next(), tf.int64)
-        noise = tf.random.stateless_normal(
-            tf.stack([tf.reduce_sum(sizes), self.latent_dim]), seed=seed, alg="philox"
+    @staticmethod
+    def _replicas(local_batch):
+        """`(sizes [R], replica_id)`: every replica's batch size, and this replica's index."""
+        ctx = tf.distribute.get_replica_context()
+        if ctx is None or ctx.num_replicas_in_sync == 1:
+            return tf.reshape(local_batch, [1]), 0
+        return ctx.all_gather(tf.reshape(local_batch, [1]), axis=0), ctx.replica_id_in_sync_group
+
+    def draw_noise(self, local_batch, sizes=None, replica_id=0):
+        """This replica's rows of the step's noise: float32 `[local_batch, latent_dim]`, N(0, 1).
+
+        The whole global batch's noise is a pure function of `(seed, step)`
+        (counter-based Philox, `keras_cgan.rng`): the same with or without
+        XLA, whatever the stacking or the replica count, and after a resume.
+
+        Args:
+            local_batch: This replica's batch size.
+            sizes: int `[R]`, every replica's batch size (None: one replica).
+            replica_id: This replica's index.
+        """
+        if sizes is None:
+            sizes = tf.reshape(local_batch, [1])
+        seed = tf.stack(
+            [tf.cast(self.seed_generator.state[0], tf.int64), tf.cast(self.train_steps, tf.int64)]
         )
+        noise = rng.normal(tf.stack([tf.reduce_sum(sizes), self.latent_dim]), seed)
         start = tf.reduce_sum(sizes[:replica_id])
         return noise[start : start + local_batch]
 
@@ -227,42 +256,61 @@ class ConditionalGAN(keras.Model):
         )
         return tf.reduce_mean(tf.cast(values, tf.float32))
 
-    def train_step(self, data):
-        real_images, labels, noise = self._unpack(data)
-        # Global batch bookkeeping: with one device this is the local batch.
-        ctx = tf.distribute.get_replica_context()
-        local_batch = tf.shape(real_images)[0]
-        sizes = ctx.all_gather(tf.reshape(local_batch, [1]), axis=0)
-        # Each replica's mean loss times this weight, summed over replicas by
-        # the optimizers' gradient all-reduce, is the global-batch mean.
-        weight = tf.cast(local_batch, tf.float32) / tf.cast(tf.reduce_sum(sizes), tf.float32)
-        if noise is None:
-            noise = self._draw_noise(local_batch, sizes, ctx.replica_id_in_sync_group)
+    def apply_step(self, real_images, labels, noise, weight=1.0):
+        """One training step's math, without metrics: D update, then G update.
 
-        # Phase 1, discriminator: real -> 1, fake -> 0. The fake images come
-        # from outside the tape, so no gradient reaches the generator.
-        fake_images = self.generator([noise, labels], training=True)
+        (1) The discriminator is updated on the real batch (target 1) and the
+        generated batch (target 0), the generated images not back-propagated
+        into the generator; (2) the generator is updated to make the updated
+        discriminator call the same generated images real. The generator runs
+        forward once per step: its weights do not change between the phases.
+
+        Args:
+            real_images: float32 `[B, 28, 28, 1]` in [0, 1].
+            labels: one-hot float32 `[B, num_classes]`.
+            noise: float32 `[B, latent_dim]`.
+            weight: This replica's share of the global batch (1 on one device):
+                each replica's mean loss times it, summed over replicas by the
+                gradient all-reduce, is the global-batch mean.
+
+        Returns:
+            `(d_loss, g_loss, real_logits, fake_logits)`: this replica's mean
+            losses (float32 scalars) and logits `[B, 1]`.
+        """
+        with tf.GradientTape() as g_tape:
+            fake_images = self.generator([noise, labels], training=True)
+
+        # Phase 1, discriminator: real -> 1, fake -> 0.
         with tf.GradientTape() as d_tape:
             real_logits = self.discriminator([real_images, labels], training=True)
-            fake_logits = self.discriminator([fake_images, labels], training=True)
+            fake_logits = self.discriminator([tf.stop_gradient(fake_images), labels], training=True)
             d_loss = self._loss(1.0, real_logits) + self._loss(0.0, fake_logits)
-            d_scaled = self.d_optimizer.scale_loss(d_loss * weight)
+            d_scaled = self.d_optimizer.scale_loss(d_loss * weight)  # Scales for float16 only.
         d_vars = self.discriminator.trainable_variables
         d_grads = d_tape.gradient(d_scaled, d_vars)
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
 
-        # Phase 2, generator: make the updated discriminator call fakes real.
-        with tf.GradientTape() as g_tape:
-            fake_images = self.generator([noise, labels], training=True)
+        # Phase 2, generator: make the updated discriminator call the fakes real.
+        with g_tape:  # The tape already holds the generator's forward pass.
             g_logits = self.discriminator([fake_images, labels], training=True)
             g_loss = self._loss(1.0, g_logits)
             g_scaled = self.g_optimizer.scale_loss(g_loss * weight)
         g_vars = self.generator.trainable_variables
         g_grads = g_tape.gradient(g_scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
+        return d_loss, g_loss, real_logits, fake_logits
 
-        # Metrics: this replica's mean, weighted by its batch size; Keras sums
-        # the totals and counts over replicas, giving the global mean.
+    def _step_with_metrics(self, real_images, labels, noise):
+        local_batch = tf.shape(real_images)[0]
+        sizes, replica_id = self._replicas(local_batch)
+        weight = tf.cast(local_batch, tf.float32) / tf.cast(tf.reduce_sum(sizes), tf.float32)
+        if noise is None:
+            noise = self.draw_noise(local_batch, sizes, replica_id)
+        d_loss, g_loss, real_logits, fake_logits = self.apply_step(
+            real_images, labels, noise, weight
+        )
+        # Metrics: this replica's mean weighted by its batch size; Keras sums
+        # totals and counts over replicas, giving the global-batch mean.
         batch_weight = tf.cast(local_batch, tf.float32)
         self.d_loss_tracker.update_state(d_loss, sample_weight=batch_weight)
         self.g_loss_tracker.update_state(g_loss, sample_weight=batch_weight)
@@ -270,6 +318,26 @@ class ConditionalGAN(keras.Model):
         targets = tf.concat([tf.ones_like(real_logits), tf.zeros_like(fake_logits)], axis=0)
         self.d_accuracy.update_state(targets, tf.cast(logits, tf.float32))
         self.train_steps.assign_add(1)
+
+    def train_step(self, data):
+        real_images, labels, noise, stacked = self._unpack(data)
+        if not stacked:
+            self._step_with_metrics(real_images, labels, noise)
+        else:
+            # K steps inside one compiled call (`data.make_dataset(stack=K)`):
+            # no per-step launch, variable or iterator overhead.
+            def body(i):
+                self._step_with_metrics(
+                    real_images[i], labels[i], None if noise is None else noise[i]
+                )
+                return (i + 1,)
+
+            tf.while_loop(
+                lambda i: i < tf.shape(real_images)[0],
+                body,
+                (tf.constant(0),),
+                parallel_iterations=1,
+            )
         return {m.name: m.result() for m in self.metrics}
 
     def generate(self, labels, noise=None, seed=None, batch_size=1024):

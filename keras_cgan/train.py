@@ -9,7 +9,7 @@ import time
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import checkpoint, data, distribute, networks
+from keras_cgan import checkpoint, data, distribute, networks, perf
 from keras_cgan.config import TrainConfig
 from keras_cgan.model import ConditionalGAN
 
@@ -59,13 +59,14 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
         seed=config.seed,
     )
     adam = dict(beta_1=config.beta_1, beta_2=config.beta_2)
+    # config.steps_per_execution steps run in one call as stacked batches (see
+    # `train`), so Keras itself runs one element per call.
     gan.compile(
         d_optimizer=keras.optimizers.Adam(
             config.discriminator_learning_rate, name="d_adam", **adam
         ),
         g_optimizer=keras.optimizers.Adam(config.learning_rate, name="g_adam", **adam),
-        jit_compile=config.jit_compile,
-        steps_per_execution=config.steps_per_execution,
+        jit_compile=perf.resolve_jit_compile(config.arch, config.jit_compile),
     )
     return gan
 
@@ -227,9 +228,15 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
     if strategy is None:
         strategy = distribute.make_strategy(config.strategy, tpu=config.tpu)
     chief = distribute.is_chief(strategy)
-    if config.jit_compile and not distribute.xla_supported(strategy):
+    # The effective settings, written to config.json: XLA resolved (auto), and
+    # no XLA or batch stacking across the devices of a multi-replica strategy.
+    jit = perf.resolve_jit_compile(config.arch, config.jit_compile)
+    if jit and not distribute.xla_supported(strategy):
         _say(config, "XLA cannot span several CPU devices: training without jit_compile")
-        config = config.replace(jit_compile=False)
+        jit = False
+    config = config.replace(jit_compile=jit)
+    if strategy.num_replicas_in_sync > 1 and config.steps_per_execution > 1:
+        config = config.replace(steps_per_execution=1)
 
     evaluator = make_evaluator(config) if chief else None  # Before seeding the run.
     images, labels = data.load_mnist(
@@ -283,6 +290,8 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
 def _fit(gan, strategy, config, images, labels, start, end, skip, steps, callbacks):
     """Trains epochs `start..end-1` (skipping `skip` batches of the first)."""
 
+    stack = config.steps_per_execution
+
     def make(replica_slice=None):
         return data.make_dataset(
             images,
@@ -292,12 +301,14 @@ def _fit(gan, strategy, config, images, labels, start, end, skip, steps, callbac
             epochs=(start, end),
             skip_batches=skip,
             replica_slice=replica_slice,
+            stack=stack,
+            **perf.PIPELINE,
         )
 
     kwargs = dict(
         initial_epoch=start,
         epochs=end,
-        steps_per_epoch=steps - skip,
+        steps_per_epoch=-(-(steps - skip) // stack),  # Elements: stacks of `stack` batches.
         callbacks=callbacks,
         verbose=config.verbose,
     )

@@ -1,0 +1,1011 @@
+r"""Benchmarks training, the input pipeline, generation and memory, in one run.
+
+Usage:
+  python -m keras_cgan.bench [--presets=seed,dcgan] [--batch_sizes=64,256]
+      [--repeats=5] [--json=bench.json] [--mnist_dir=DIR]
+
+Every figure is the median of `--repeats` timed repeats after `--warmup`
+untimed ones (compilation included there), with min and max, all measured in
+this one process (plus one child process per preset for peak memory), so
+ratios between figures are fair even on a machine shared with other work.
+
+Sections (`--sections`):
+
+* fit: `keras_cgan.train.train` exactly as `python -m keras_cgan.main
+  --flagfile=flags/PRESET.cfg` runs it (callbacks, metrics, progress bar,
+  model saving), one repeat per epoch; the callbacks' share of each epoch;
+* bare: the same training math (`ConditionalGAN.apply_step` and its noise
+  draw) in a minimal `tf.function` with K steps per call in a `tf.while_loop`
+  over batches already in memory, no Keras `fit`, no callbacks, no metrics;
+  its fastest variant is the reference of the fit/bare ratio;
+* sweep: `fit` without callbacks for XLA on/off, several steps per call, Keras'
+  own `steps_per_execution` and pipeline options: the data behind the
+  defaults;
+* pipeline: the input pipeline alone, batches/s;
+* generate: images/s through the exported SavedModel (`keras_cgan.export`)
+  and through `ConditionalGAN.generate`;
+* memory: peak resident memory of a one-epoch `keras_cgan.main` run.
+
+Epochs of presets whose networks are not the mlp are cut to 100 steps
+(`--max_epoch_steps`): a full dcgan epoch takes about half a minute on a
+2-core CPU. The flags of `keras_cgan.main` (e.g. `--mnist_dir`) are accepted.
+"""
+
+import contextlib
+import copy
+import dataclasses
+import importlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Optional, Sequence
+
+from absl import app, flags
+
+from keras_cgan import cli
+from keras_cgan.config import TrainConfig
+from keras_cgan.errors import ConfigError
+
+SECTIONS = ("fit", "bare", "sweep", "pipeline", "generate", "memory")
+FLAGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flags")
+SHORT_EPOCH_STEPS = 100  # Epoch length of non-mlp presets unless --max_epoch_steps.
+TARGETS = {
+    "fit_over_bare_seed_b64": 0.95,
+    "defaults_over_keras_defaults": 1.6,
+    "seed_epoch_seconds": 1.5,
+    "callbacks_share_of_epoch": 0.05,
+}
+
+
+# ----------------------------------------------------------------------------
+# Statistics and timing helpers.
+
+
+def summarize(values: Sequence[float]) -> dict:
+    """`{"median", "min", "max", "n"}` of a list of measurements."""
+    values = [float(v) for v in values]
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+    }
+
+
+def scaled(stat: dict, factor: float) -> dict:
+    """`stat` with median, min and max multiplied by a positive `factor`."""
+    out = dict(stat)
+    for key in ("median", "min", "max"):
+        out[key] = stat[key] * factor
+    return out
+
+
+def inverted(stat: dict, numerator: float) -> dict:
+    """`numerator / x` of a time statistic: a rate (min and max swap)."""
+    return {
+        "median": numerator / stat["median"],
+        "min": numerator / stat["max"],
+        "max": numerator / stat["min"],
+        "n": stat["n"],
+    }
+
+
+def _epoch_timer():
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        """Records when each epoch ends and when its last training call ended.
+
+        Appended after a run's own callbacks, its `on_epoch_end` runs after
+        theirs, so `epoch_end - last_call_end` is what they cost.
+        """
+
+        def __init__(self):
+            super().__init__()
+            self.epoch_end, self.last_call_end, self.train_begin = [], [], None
+            self._last = None
+
+        def on_train_begin(self, logs=None):
+            self.train_begin = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._last = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epoch_end.append(time.perf_counter())
+            self.last_call_end.append(self._last)
+
+        def epoch_seconds(self, warmup):
+            """Durations of epochs `warmup..`: end to end, everything included."""
+            ends = self.epoch_end
+            return [ends[e] - ends[e - 1] for e in range(max(warmup, 1), len(ends))]
+
+        def callback_seconds(self, warmup):
+            return [
+                self.epoch_end[e] - self.last_call_end[e]
+                for e in range(max(warmup, 1), len(self.epoch_end))
+            ]
+
+    return EpochTimer()
+
+
+@contextlib.contextmanager
+def _muted_stdout():
+    """Keras' progress bar goes nowhere while a benchmark runs."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        yield
+
+
+# ----------------------------------------------------------------------------
+# Presets.
+
+
+def preset_path(name: str, flags_dir: str = FLAGS_DIR) -> str:
+    """`flags_dir/NAME.cfg`, or `name` itself when it names a `.cfg` file."""
+    path = name if name.endswith(".cfg") else os.path.join(flags_dir, f"{name}.cfg")
+    if not os.path.isfile(path):
+        raise ConfigError(f"preset not found: {path}")
+    return path
+
+
+def default_presets(flags_dir: str = FLAGS_DIR) -> list:
+    """seed plus best if `flags/best.cfg` exists, else seed plus dcgan."""
+    best = "best" if os.path.isfile(os.path.join(flags_dir, "best.cfg")) else "dcgan"
+    return ["seed", best]
+
+
+def epoch_steps(config: TrainConfig, max_epoch_steps: Optional[int]) -> int:
+    """Steps per benchmarked epoch: `max_epoch_steps`, else full for mlp, else 100."""
+    if max_epoch_steps is None:
+        max_epoch_steps = 0 if config.arch == "mlp" else SHORT_EPOCH_STEPS
+    full = (config.train_examples or 60000) // config.batch_size
+    return min(full, max_epoch_steps) if max_epoch_steps else full
+
+
+def bench_config(config: TrainConfig, batch_size: int, steps: int, **changes) -> TrainConfig:
+    """`config` at `batch_size` on `steps * batch_size` examples, seeded."""
+    return config.replace(
+        batch_size=batch_size,
+        train_examples=steps * batch_size,
+        seed=0 if config.seed is None else config.seed,
+        **changes,
+    )
+
+
+# ----------------------------------------------------------------------------
+# Sections.
+
+
+def bench_fit(config: TrainConfig, steps: int, warmup: int, repeats: int) -> dict:
+    """`train.train(config)` for warmup + repeats epochs of `steps` steps, timed per epoch."""
+    from keras_cgan import train
+
+    timer = _epoch_timer()
+    with tempfile.TemporaryDirectory() as workdir, _muted_stdout():
+        run = config.replace(epochs=warmup + repeats, workdir=workdir)
+        start = time.perf_counter()
+        train.train(run, callbacks=[timer])
+        end = time.perf_counter()
+    epoch = summarize(timer.epoch_seconds(warmup))
+    samples = steps * config.batch_size
+    return {
+        "epoch_s": epoch,
+        "ms_per_step": scaled(epoch, 1e3 / steps),
+        "samples_per_s": inverted(epoch, samples),
+        "callbacks_ms_per_epoch": scaled(summarize(timer.callback_seconds(warmup)), 1e3),
+        "callbacks_share": summarize(
+            [
+                c / e
+                for c, e in zip(
+                    timer.callback_seconds(warmup), timer.epoch_seconds(warmup), strict=True
+                )
+            ]
+        ),
+        "startup_s": timer.train_begin - start,
+        "first_epoch_s": timer.epoch_end[0] - timer.train_begin,
+        "train_end_s": end - timer.epoch_end[-1],
+        "steps_per_epoch": steps,
+    }
+
+
+def _memory_batches(images, labels, batch_size, stack, dtype):
+    """Stacks `[K, B, ...]` of float images and one-hot labels, built once, in memory."""
+    import numpy as np
+    import tensorflow as tf
+
+    n = len(images) // (batch_size * stack) * batch_size * stack
+    x = images[:n].astype(np.float32) / np.float32(255.0)
+    y = np.eye(10, dtype=np.float32)[labels[:n]]
+    shape_x = (-1, stack, batch_size) + x.shape[1:]
+    shape_y = (-1, stack, batch_size, 10)
+    xs, ys = x.reshape(shape_x), y.reshape(shape_y)
+    return [(tf.cast(xs[i], dtype), tf.cast(ys[i], dtype)) for i in range(len(xs))]
+
+
+def make_bare_loop(gan, jit_compile: bool):
+    """A `tf.function(images [K,B,28,28,1], one_hot [K,B,10])` running K train steps.
+
+    The same math as `fit` (`apply_step` and `draw_noise`) in a
+    `tf.while_loop`; no Keras `fit`, callbacks or metrics.
+    """
+    import tensorflow as tf
+
+    def run(images, one_hot):
+        batch = tf.shape(images)[1]
+
+        def body(i):
+            gan.apply_step(images[i], one_hot[i], gan.draw_noise(batch))
+            return (i + 1,)
+
+        tf.while_loop(
+            lambda i: i < tf.shape(images)[0], body, (tf.constant(0),), parallel_iterations=1
+        )
+        return gan.d_optimizer.iterations
+
+    return tf.function(run, jit_compile=jit_compile)
+
+
+def bench_bare(
+    config: TrainConfig, steps: int, warmup: int, repeats: int, variants: Sequence[tuple]
+) -> list:
+    """The bare loop for each `(jit_compile, K)`: one repeat = `steps` steps (rounded down to K)."""
+    from keras_cgan import data, train
+
+    images, labels = data.load_mnist(
+        "train", mnist_dir=config.mnist_dir, num_examples=steps * config.batch_size
+    )
+    results = []
+    for jit, stack in variants:
+        stack = min(stack, steps)
+        gan = train.build_gan(config.replace(jit_compile=False))
+        loop = make_bare_loop(gan, jit)
+        batches = _memory_batches(images, labels, config.batch_size, stack, gan.compute_dtype)
+        done = len(batches) * stack
+        times = []
+        for r in range(warmup + repeats):
+            start = time.perf_counter()
+            for x, y in batches:
+                out = loop(x, y)
+            out.numpy()
+            if r >= warmup:
+                times.append(time.perf_counter() - start)
+        epoch = summarize(times)
+        results.append(
+            {
+                "jit_compile": jit,
+                "steps_per_call": stack,
+                "steps": done,
+                "ms_per_step": scaled(epoch, 1e3 / done),
+                "samples_per_s": inverted(epoch, done * config.batch_size),
+            }
+        )
+    return results
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One training setting of the sweep."""
+
+    label: str
+    jit_compile: bool
+    stack: int = 1  # Our steps_per_execution: batches stacked per call.
+    keras_steps_per_execution: int = 1  # Keras' own multi-step loop.
+    raw: bool = True
+    parallel: bool = True
+    prefetch: int = -1
+
+
+def sweep_variants(stacks: Sequence[int], default_stack: int, default_jit: bool, arch: str) -> list:
+    """The settings compared by the sweep; the row labelled "defaults" is what a run uses."""
+    stacks = sorted(set(stacks) | {default_stack})
+    top = max(stacks)
+    variants = [Variant("Keras defaults: no XLA, 1 step/call, float pipeline", False, raw=False)]
+    jits = (False, True) if arch == "mlp" or default_jit else (False,)
+    for jit in jits:
+        for k in stacks:
+            label = f"{'XLA' if jit else 'no XLA'}, {k} steps/call"
+            if (jit, k) == (default_jit, default_stack):
+                label = f"defaults: {label}"
+            variants.append(Variant(label, jit, k))
+    d = Variant("defaults", default_jit, default_stack)
+    keras_spe = Variant(
+        f"XLA, Keras steps_per_execution={top} (not stacked)", True, keras_steps_per_execution=top
+    )
+    variants += [
+        keras_spe,
+        dataclasses.replace(d, label="defaults, float/one-hot in the pipeline", raw=False),
+        dataclasses.replace(d, label="defaults, sequential map", parallel=False),
+        dataclasses.replace(d, label="defaults, no prefetch", prefetch=0),
+    ]
+    return variants
+
+
+def bench_variant(
+    config: TrainConfig, variant: Variant, steps: int, warmup: int, repeats: int
+) -> dict:
+    """`fit` under `variant` (no callbacks), one repeat per epoch of `steps` steps.
+
+    Keras' own multi-step loop reads `keras_steps_per_execution` batches per
+    call even across an epoch's end, so its epochs are cut to a multiple of it.
+    """
+    import keras
+
+    from keras_cgan import data, train
+
+    if variant.keras_steps_per_execution > 1:
+        variant = dataclasses.replace(
+            variant, keras_steps_per_execution=min(variant.keras_steps_per_execution, steps)
+        )
+        steps -= steps % variant.keras_steps_per_execution
+    images, labels = data.load_mnist(
+        "train", mnist_dir=config.mnist_dir, num_examples=steps * config.batch_size
+    )
+    run = config.replace(jit_compile=variant.jit_compile, steps_per_execution=variant.stack)
+    keras.utils.set_random_seed(run.seed)
+    gan = train.build_gan(run)
+    if variant.keras_steps_per_execution > 1:
+        gan.compile(
+            d_optimizer=gan.d_optimizer,
+            g_optimizer=gan.g_optimizer,
+            jit_compile=variant.jit_compile,
+            steps_per_execution=variant.keras_steps_per_execution,
+        )
+    epochs = warmup + repeats
+    dataset = data.make_dataset(
+        images,
+        labels,
+        run.batch_size,
+        seed=run.seed,
+        epochs=(0, epochs),
+        stack=variant.stack,
+        raw=variant.raw,
+        parallel=variant.parallel,
+        prefetch=variant.prefetch,
+    )
+    timer = _epoch_timer()
+    gan.fit(
+        dataset,
+        epochs=epochs,
+        steps_per_epoch=data.steps_per_epoch(len(images), run.batch_size, variant.stack),
+        callbacks=[timer],
+        verbose=0,
+        shuffle=False,
+    )
+    epoch = summarize(timer.epoch_seconds(warmup))
+    return {
+        **dataclasses.asdict(variant),
+        "ms_per_step": scaled(epoch, 1e3 / steps),
+        "samples_per_s": inverted(epoch, steps * run.batch_size),
+        "epoch_s": epoch,
+        "steps_per_epoch": steps,
+    }
+
+
+def bench_pipeline(config: TrainConfig, steps: int, warmup: int, repeats: int, stacks) -> list:
+    """The training input pipeline alone, one epoch per repeat, consumed in a graph loop."""
+    import tensorflow as tf
+
+    from keras_cgan import data, perf
+
+    images, labels = data.load_mnist(
+        "train", mnist_dir=config.mnist_dir, num_examples=steps * config.batch_size
+    )
+    results = []
+    settings = [("as trained", config.steps_per_execution, perf.PIPELINE)]
+    settings += [
+        ("1 batch/element, float/one-hot", 1, {"raw": False, "parallel": True, "prefetch": -1})
+    ]
+    settings += [(f"{k} batches/element", k, perf.PIPELINE) for k in stacks if k > 1]
+    for label, stack, options in settings:
+        ds = data.make_dataset(
+            images,
+            labels,
+            config.batch_size,
+            seed=config.seed,
+            epochs=(0, warmup + repeats),
+            stack=stack,
+            **options,
+        )
+        consume = _consumer(iter(ds))
+        elements = data.steps_per_epoch(len(images), config.batch_size, stack)
+        times = []
+        for r in range(warmup + repeats):
+            start = time.perf_counter()
+            consume(tf.constant(elements)).numpy()
+            if r >= warmup:
+                times.append(time.perf_counter() - start)
+        epoch = summarize(times)
+        results.append(
+            {
+                "label": label,
+                "batches_per_element": stack,
+                **options,
+                "batches_per_s": inverted(epoch, steps),
+            }
+        )
+    return results
+
+
+def _consumer(iterator):
+    """A `tf.function(n)` that pulls `n` elements from `iterator` inside a graph loop."""
+    import tensorflow as tf
+
+    @tf.function
+    def consume(n):
+        def body(i):
+            for t in tf.nest.flatten(iterator.get_next()):
+                tf.debugging.assert_rank_at_least(t, 1)  # Uses every tensor.
+            return (i + 1,)
+
+        return tf.while_loop(lambda i: i < n, body, (tf.constant(0),))[0]
+
+    return consume
+
+
+def bench_generate(config: TrainConfig, warmup: int, repeats: int, sizes=(1, 1000)) -> dict:
+    """images/s through the SavedModel (when `keras_cgan.export` exists) and `generate`."""
+    import numpy as np
+
+    from keras_cgan import train
+
+    gan = train.build_gan(config.replace(jit_compile=False))
+    rng = np.random.default_rng(0)
+
+    def rate(fn, n):
+        labels = rng.integers(0, 10, size=n).astype(np.int32)
+        times = []
+        for r in range(warmup + repeats):
+            start = time.perf_counter()
+            fn(labels)
+            if r >= warmup:
+                times.append(time.perf_counter() - start)
+        return inverted(summarize(times), n)
+
+    result = {"generate": {str(n): rate(lambda lab: gan.generate(lab, seed=0), n) for n in sizes}}
+    try:
+        export = importlib.import_module("keras_cgan.export")
+    except ModuleNotFoundError as e:
+        if e.name != "keras_cgan.export":
+            raise
+        result["saved_model"] = None
+        return result
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "generator")
+        export.export_generator(gan, path)
+        serving = tf.saved_model.load(path).signatures["serving_default"]
+
+        def call(labels):
+            return serving(labels=tf.constant(labels, tf.int32))["images"].numpy()
+
+        result["saved_model"] = {str(n): rate(call, n) for n in sizes}
+    return result
+
+
+def bench_memory(preset: str, config: TrainConfig, steps: int) -> dict:
+    """Peak RSS (and wall time) of `python -m keras_cgan.main --flagfile=PRESET --epochs=1`."""
+    with tempfile.TemporaryDirectory() as workdir:
+        argv = [
+            sys.executable,
+            "-m",
+            "keras_cgan.main",
+            f"--flagfile={preset}",
+            "--epochs=1",
+            f"--workdir={workdir}",
+            "--verbose=0",
+            "--seed=0",
+        ]
+        if steps < (config.train_examples or 60000) // config.batch_size:
+            argv.append(f"--train_examples={steps * config.batch_size}")
+        if config.mnist_dir:
+            argv.append(f"--mnist_dir={config.mnist_dir}")
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        # A small Python parent spawns the run and reports its children's peak
+        # RSS: a child forked from this (large) process would count our pages.
+        launcher = (
+            "import resource, subprocess, sys; "
+            "code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+            "sys.exit(code)"
+        )
+        start = time.perf_counter()
+        child = subprocess.run(
+            [sys.executable, "-c", launcher, *argv], env=env, capture_output=True, text=True
+        )
+        seconds = time.perf_counter() - start
+    if child.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{child.stderr[-2000:]}")
+    peak_kib = int(child.stdout.split()[-1])  # Linux reports KiB.
+    return {
+        "peak_rss_mib": peak_kib / 1024.0,
+        "wall_s": seconds,
+        "steps": steps,
+    }
+
+
+# ----------------------------------------------------------------------------
+# The whole benchmark.
+
+
+@dataclasses.dataclass
+class Options:
+    """What `run` measures (the command line's flags)."""
+
+    presets: Sequence[str]
+    batch_sizes: Sequence[int] = (64, 256)
+    repeats: int = 5
+    warmup: int = 1
+    sections: Sequence[str] = SECTIONS
+    stacks: Sequence[int] = (1, 10, 50, 200)
+    max_epoch_steps: Optional[int] = None
+    mnist_dir: Optional[str] = None
+    flags_dir: str = FLAGS_DIR
+
+
+def _load_preset(path: str) -> TrainConfig:
+    """The `TrainConfig` that `keras_cgan.main --flagfile=path` would run."""
+    from keras_cgan import main as main_lib
+
+    values = copy.deepcopy(flags.FLAGS)
+    values.unparse_flags()
+    values(["keras_cgan.main", f"--flagfile={path}"])
+    return main_lib.config_from_flags(values)
+
+
+def _environment() -> dict:
+    import keras
+    import tensorflow as tf
+
+    from keras_cgan import perf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "cpu_count": os.cpu_count(),
+        "processor": _cpu_name(),
+        "gpu": perf.gpu_available(),
+        "load_average_start": os.getloadavg(),
+    }
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def run(options: Options, log=print) -> dict:
+    """Runs the selected sections; returns every figure (as `--json` writes it)."""
+    from keras_cgan import perf
+
+    unknown = set(options.sections) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(
+            f"unknown bench section {sorted(unknown)[0]!r}: use {', '.join(SECTIONS)}"
+        )
+    result = {"environment": _environment(), "options": dataclasses.asdict(options)}
+    presets = {}
+    for name in options.presets:
+        path = preset_path(name, options.flags_dir)
+        config = _load_preset(path)
+        if options.mnist_dir:
+            config = config.replace(mnist_dir=options.mnist_dir)
+        presets[name] = (path, config)
+    for key in SECTIONS:
+        result[key] = []
+    sections = set(options.sections)
+
+    for name, (path, preset) in presets.items():
+        jit = perf.resolve_jit_compile(preset.arch, preset.jit_compile)
+        for batch_size in options.batch_sizes:
+            steps = epoch_steps(preset.replace(batch_size=batch_size), options.max_epoch_steps)
+            config = bench_config(preset, batch_size, steps)
+            where = {"preset": name, "batch_size": batch_size, "jit_compile": jit}
+            if "fit" in sections:
+                log(f"fit: {name} batch {batch_size} ({steps} steps/epoch)")
+                fit = bench_fit(config, steps, options.warmup, options.repeats)
+                result["fit"].append({**where, **fit})
+            if "bare" in sections:
+                log(f"bare loop: {name} batch {batch_size}")
+                # XLA's CPU convolutions are ~18x slower (see the sweep): the
+                # bare loop of a conv preset on a CPU runs without XLA only.
+                jits = (True, False) if (jit or preset.arch == "mlp") else (False,)
+                stacks = sorted(
+                    {min(k, steps) for k in (max(options.stacks), config.steps_per_execution)}
+                )
+                variants = [(j, k) for j in jits for k in stacks]
+                bare = bench_bare(config, steps, options.warmup, options.repeats, variants)
+                result["bare"].append({**where, "variants": bare})
+            if "pipeline" in sections:
+                log(f"pipeline: {name} batch {batch_size}")
+                pipe = bench_pipeline(
+                    config, steps, options.warmup, options.repeats, options.stacks
+                )
+                result["pipeline"].append({**where, "variants": pipe})
+
+        first_batch = options.batch_sizes[0]
+        steps = epoch_steps(preset.replace(batch_size=first_batch), options.max_epoch_steps)
+        config = bench_config(preset, first_batch, steps)
+        if "sweep" in sections:
+            log(f"sweep: {name} batch {first_batch}")
+            rows = []
+            if preset.arch == "mlp":
+                variants = sweep_variants(
+                    options.stacks, preset.steps_per_execution, jit, preset.arch
+                )
+                sweep_steps, sweep_repeats = steps, options.repeats
+            else:  # XLA on and off only, on a few steps: XLA convolutions are slow on CPUs.
+                variants = [
+                    Variant("no XLA, 1 step/call", False),
+                    Variant("XLA, 1 step/call", True),
+                ]
+                sweep_steps, sweep_repeats = min(steps, 5), min(options.repeats, 3)
+            for variant in variants:
+                log(f"  {variant.label}")
+                rows.append(
+                    bench_variant(config, variant, sweep_steps, options.warmup, sweep_repeats)
+                )
+            result["sweep"].append(
+                {"preset": name, "batch_size": first_batch, "jit_compile": jit, "variants": rows}
+            )
+        if "generate" in sections:
+            log(f"generate: {name}")
+            gen = bench_generate(config, options.warmup, options.repeats)
+            result["generate"].append({"preset": name, **gen})
+        if "memory" in sections:
+            log(f"memory: {name}")
+            own_steps = epoch_steps(preset, options.max_epoch_steps)
+            result["memory"].append(
+                {
+                    "preset": name,
+                    "batch_size": preset.batch_size,
+                    **bench_memory(path, preset, own_steps),
+                }
+            )
+    result["environment"]["load_average_end"] = os.getloadavg()
+    result["targets"] = check_targets(result, options.presets[0] if options.presets else None)
+    return result
+
+
+def _find(rows, **where):
+    for row in rows:
+        if all(row.get(k) == v for k, v in where.items()):
+            return row
+    return None
+
+
+def check_targets(result: dict, seed_preset: Optional[str]) -> list:
+    """The issue's targets, from the figures of this run (a row is None if not measured)."""
+    targets = []
+    fit = _find(result["fit"], preset=seed_preset, batch_size=64)
+    bare = _find(result["bare"], preset=seed_preset, batch_size=64)
+    if fit and bare:
+        best = min(bare["variants"], key=lambda v: v["ms_per_step"]["median"])
+        value = best["ms_per_step"]["median"] / fit["ms_per_step"]["median"]
+        targets.append(
+            _target(
+                "fit/bare throughput, seed preset, batch 64",
+                value,
+                ">=",
+                TARGETS["fit_over_bare_seed_b64"],
+            )
+        )
+    sweep = _find(result["sweep"], preset=seed_preset, batch_size=64)
+    if sweep:
+        keras_row = next(v for v in sweep["variants"] if v["label"].startswith("Keras defaults"))
+        default_row = _default_row(sweep)
+        if default_row:
+            value = keras_row["ms_per_step"]["median"] / default_row["ms_per_step"]["median"]
+            targets.append(
+                _target(
+                    "defaults vs Keras defaults without XLA (speed-up)",
+                    value,
+                    ">=",
+                    TARGETS["defaults_over_keras_defaults"],
+                )
+            )
+    if fit:
+        if fit["steps_per_epoch"] == 60000 // 64:
+            targets.append(
+                _target(
+                    "seed preset epoch (s)",
+                    fit["epoch_s"]["median"],
+                    "<=",
+                    TARGETS["seed_epoch_seconds"],
+                )
+            )
+        targets.append(
+            _target(
+                "callbacks' share of a seed epoch",
+                fit["callbacks_share"]["median"],
+                "<=",
+                TARGETS["callbacks_share_of_epoch"],
+            )
+        )
+    return targets
+
+
+def _default_row(sweep):
+    """The sweep row with the settings a training run uses."""
+    return next((v for v in sweep["variants"] if v["label"].startswith("defaults:")), None)
+
+
+def _target(name, value, op, bound):
+    met = value >= bound if op == ">=" else value <= bound
+    return {"target": name, "value": value, "op": op, "bound": bound, "met": met}
+
+
+# ----------------------------------------------------------------------------
+# Report.
+
+
+def _fmt(stat, digits=2):
+    if stat is None:
+        return "n/a"
+    return f"{stat['median']:.{digits}f} [{stat['min']:.{digits}f}, {stat['max']:.{digits}f}]"
+
+
+def _table(title, header, rows):
+    lines = [title]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+    for row in [header] + rows:
+        lines.append(
+            "  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        )
+    return "\n".join(lines)
+
+
+def report(result: dict) -> str:
+    """The benchmark as plain-text tables: median [min, max] of the repeats."""
+    env = result["environment"]
+    out = [
+        f"keras_cgan bench: TensorFlow {env['tensorflow']}, Keras {env['keras']}, "
+        f"{env['cpu_count']} CPUs ({env['processor']}), GPU: {'yes' if env['gpu'] else 'no'}; "
+        f"load average {env['load_average_start'][0]:.1f} -> "
+        f"{env.get('load_average_end', (float('nan'),))[0]:.1f}",
+        "every figure: median [min, max] of the timed repeats",
+    ]
+    if result["fit"]:
+        rows = [
+            [
+                r["preset"],
+                r["batch_size"],
+                r["steps_per_epoch"],
+                "on" if r["jit_compile"] else "off",
+                _fmt(r["samples_per_s"], 0),
+                _fmt(r["ms_per_step"], 3),
+                _fmt(r["epoch_s"], 3),
+                _fmt(r["callbacks_ms_per_epoch"], 1),
+                f"{100 * r['callbacks_share']['median']:.1f}%",
+                f"{r['startup_s']:.1f}/{r['first_epoch_s']:.1f}/{r['train_end_s']:.1f}",
+            ]
+            for r in result["fit"]
+        ]
+        out.append(
+            _table(
+                "\nfit, exactly as keras_cgan.main runs it (callbacks, metrics, progress bar)",
+                [
+                    "preset",
+                    "batch",
+                    "steps/epoch",
+                    "XLA",
+                    "samples/s",
+                    "ms/step",
+                    "epoch s",
+                    "callbacks ms/epoch",
+                    "share",
+                    "start/1st epoch/end s",
+                ],
+                rows,
+            )
+        )
+    if result["bare"]:
+        rows = []
+        for r in result["bare"]:
+            fit = _find(result["fit"], preset=r["preset"], batch_size=r["batch_size"])
+            best = min(r["variants"], key=lambda v: v["ms_per_step"]["median"])
+            for v in r["variants"]:
+                ratio = ""
+                if fit and v is best:
+                    ratio = f"{best['ms_per_step']['median'] / fit['ms_per_step']['median']:.3f}"
+                rows.append(
+                    [
+                        r["preset"],
+                        r["batch_size"],
+                        "XLA" if v["jit_compile"] else "no XLA",
+                        v["steps_per_call"],
+                        _fmt(v["samples_per_s"], 0),
+                        _fmt(v["ms_per_step"], 3),
+                        ("best " if v is best else "") + ratio,
+                    ]
+                )
+        out.append(
+            _table(
+                "\nbare loop: same math, tf.while_loop over in-memory batches, no fit/callbacks",
+                ["preset", "batch", "mode", "steps/call", "samples/s", "ms/step", "fit/bare"],
+                rows,
+            )
+        )
+    for sweep in result["sweep"]:
+        keras_row = next(
+            (v for v in sweep["variants"] if v["label"].startswith("Keras defaults")), None
+        )
+        rows = []
+        for v in sweep["variants"]:
+            speed = ""
+            if keras_row:
+                speed = f"{keras_row['ms_per_step']['median'] / v['ms_per_step']['median']:.2f}x"
+            rows.append([v["label"], _fmt(v["samples_per_s"], 0), _fmt(v["ms_per_step"], 3), speed])
+        out.append(
+            _table(
+                f"\nsweep: fit without callbacks, {sweep['preset']} preset, batch "
+                f"{sweep['batch_size']}, {sweep['variants'][0]['steps_per_epoch']} steps/repeat "
+                "(defaults = what a run uses)",
+                ["setting", "samples/s", "ms/step", "vs Keras defaults"],
+                rows,
+            )
+        )
+    if result["pipeline"]:
+        rows = []
+        for r in result["pipeline"]:
+            fit = _find(result["fit"], preset=r["preset"], batch_size=r["batch_size"])
+            for v in r["variants"]:
+                headroom = ""
+                if fit:
+                    steps_per_s = 1e3 / fit["ms_per_step"]["median"]
+                    headroom = f"{v['batches_per_s']['median'] / steps_per_s:.1f}x"
+                rows.append(
+                    [
+                        r["preset"],
+                        r["batch_size"],
+                        v["label"],
+                        _fmt(v["batches_per_s"], 0),
+                        headroom,
+                    ]
+                )
+        out.append(
+            _table(
+                "\ninput pipeline alone, vs the fit's steps/s",
+                ["preset", "batch", "pipeline", "batches/s", "headroom"],
+                rows,
+            )
+        )
+    if result["generate"]:
+        rows = []
+        for r in result["generate"]:
+            for n, stat in r["generate"].items():
+                saved = r["saved_model"]
+                rows.append(
+                    [
+                        r["preset"],
+                        n,
+                        _fmt(saved[n], 0) if saved else "n/a (no export module)",
+                        _fmt(stat, 0),
+                    ]
+                )
+        out.append(
+            _table(
+                "\ngeneration, images/s",
+                ["preset", "N", "SavedModel serving_default", "ConditionalGAN.generate"],
+                rows,
+            )
+        )
+    if result["memory"]:
+        rows = [
+            [
+                r["preset"],
+                r["batch_size"],
+                r["steps"],
+                f"{r['peak_rss_mib']:.0f}",
+                f"{r['wall_s']:.1f}",
+            ]
+            for r in result["memory"]
+        ]
+        out.append(
+            _table(
+                "\nmemory: python -m keras_cgan.main --epochs=1 (whole process)",
+                ["preset", "batch", "steps", "peak RSS MiB", "wall s"],
+                rows,
+            )
+        )
+    if result["targets"]:
+        rows = [
+            [
+                t["target"],
+                f"{t['value']:.3f}",
+                f"{t['op']} {t['bound']}",
+                "met" if t["met"] else "MISSED",
+            ]
+            for t in result["targets"]
+        ]
+        out.append(_table("\ntargets", ["target", "measured", "wanted", ""], rows))
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------
+# Command line.
+
+flags.DEFINE_list(
+    "presets",
+    None,
+    "Presets to bench: names of flags/NAME.cfg or .cfg paths (default: seed and best, "
+    "or seed and dcgan while flags/best.cfg does not exist).",
+)
+flags.DEFINE_list("batch_sizes", ["64", "256"], "Batch sizes of the fit, bare and pipeline runs.")
+flags.DEFINE_integer("repeats", 5, "Timed repeats per figure.", lower_bound=1)
+flags.DEFINE_integer("warmup", 1, "Untimed repeats before them (compilation).", lower_bound=1)
+flags.DEFINE_list("sections", list(SECTIONS), f"Sections to run: {', '.join(SECTIONS)}.")
+flags.DEFINE_list("stacks", ["1", "10", "50", "200"], "Steps per call compared by the sweep.")
+flags.DEFINE_integer(
+    "max_epoch_steps",
+    None,
+    "Cut benchmarked epochs to this many steps (default: full epochs for mlp presets, "
+    f"{SHORT_EPOCH_STEPS} steps for others; 0 = full epochs).",
+    lower_bound=0,
+)
+flags.DEFINE_string("json", None, "Also write every figure to this JSON file.")
+flags.DEFINE_string("flags_dir", FLAGS_DIR, "Folder of the preset flagfiles.")
+
+
+def _ints(values, name):
+    try:
+        out = [int(v) for v in values]
+    except ValueError:
+        raise ConfigError(f"--{name} takes integers, got {','.join(values)}") from None
+    if not out or min(out) < 1:
+        raise ConfigError(f"--{name} takes integers >= 1, got {','.join(values)}")
+    return out
+
+
+@cli.exits_on_user_error
+def main(argv):
+    del argv
+    FLAGS = flags.FLAGS
+    options = Options(
+        presets=FLAGS.presets or default_presets(FLAGS.flags_dir),
+        batch_sizes=_ints(FLAGS.batch_sizes, "batch_sizes"),
+        repeats=FLAGS.repeats,
+        warmup=FLAGS.warmup,
+        sections=FLAGS.sections,
+        stacks=_ints(FLAGS.stacks, "stacks"),
+        max_epoch_steps=FLAGS.max_epoch_steps,
+        mnist_dir=FLAGS.mnist_dir,
+        flags_dir=FLAGS.flags_dir,
+    )
+    for name in options.presets:  # Fail fast, before TensorFlow loads.
+        preset_path(name, options.flags_dir)
+    cli.quiet_tensorflow()
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # Retracing notices: each variant is a new model.
+
+    def log(message):
+        print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    result = run(options, log=log)
+    text = report(result)
+    print(text)
+    if FLAGS.json:
+        tmp = FLAGS.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(result, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, FLAGS.json)
+
+
+if __name__ == "__main__":
+    from keras_cgan import main as _main_flags  # noqa: F401  (defines --mnist_dir, ...)
+
+    app.run(main)
