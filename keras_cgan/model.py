@@ -33,8 +33,8 @@ class ConditionalGAN(keras.Model):
     single steps.
 
     The step draws its noise with a counter-based Philox (`keras_cgan.rng`)
-    from `(seed, step)`, so the draws are the same with or without XLA and
-    whatever the stacking.
+    from `(seed, step)`, so the draws are the same with or without XLA,
+    whatever the stacking, and after saving and loading the model.
 
     Metrics (reset each epoch): `d_loss` (BCE on the real batch + BCE on the
     fake batch, as in the tutorial), `g_loss`, and `d_acc` (the discriminator's
@@ -156,12 +156,15 @@ class ConditionalGAN(keras.Model):
     def draw_noise(self, batch_size):
         """Draws the noise of one training step: `[batch_size, latent_dim]` N(0, 1).
 
-        A pure function of `(seed, number of draws so far)` (counter-based
-        Philox, see `keras_cgan.rng`), identical with and without XLA.
+        A pure function of `(seed, step)`, the step being the discriminator
+        optimizer's iteration count (counter-based Philox, `keras_cgan.rng`):
+        identical with and without XLA, whatever the stacking, and a model
+        saved and loaded again continues the very same noise sequence.
         """
-        return rng.normal(
-            [batch_size, self.latent_dim], self.seed_generator.next(), dtype=self.compute_dtype
+        seed = tf.stack(
+            [self.seed_generator.state[0], tf.cast(self.d_optimizer.iterations, tf.int64)]
         )
+        return rng.normal([batch_size, self.latent_dim], seed, dtype=self.compute_dtype)
 
     def _loss(self, target, logits):
         logits = tf.cast(logits, tf.float32)
