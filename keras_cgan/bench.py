@@ -17,10 +17,12 @@ Sections (`--sections`):
 * bare: the same training math (`ConditionalGAN.apply_step` and its noise
   draw) in a minimal `tf.function` with K steps per call in a `tf.while_loop`
   over batches already in memory, no Keras `fit`, no callbacks, no metrics;
-  its fastest variant is the reference of the fit/bare ratio;
+  its fastest variant is the reference of the fit/bare ratio. With the fit
+  section, each fit epoch is followed by one epoch of each bare variant, so
+  both are measured under the same machine load;
 * sweep: `fit` without callbacks for XLA on/off, several steps per call, Keras'
-  own `steps_per_execution` and pipeline options: the data behind the
-  defaults;
+  own `steps_per_execution` and pipeline options, taking turns epoch by
+  epoch: the data behind the defaults;
 * pipeline: the input pipeline alone, batches/s;
 * generate: images/s through the exported SavedModel (`keras_cgan.export`)
   and through `ConditionalGAN.generate`;
@@ -99,19 +101,29 @@ def _epoch_timer():
     import keras
 
     class EpochTimer(keras.callbacks.Callback):
-        """Records when each epoch ends and when its last training call ended.
+        """Times epochs from outside: appended after a run's own callbacks.
 
-        Appended after a run's own callbacks, its `on_epoch_end` runs after
-        theirs, so `epoch_end - last_call_end` is what they cost.
+        `async_safe` keeps Keras' asynchronous dispatch of batch-end callbacks
+        as it is in a plain run (a callback that is not async-safe and hooks
+        batch ends would turn it off). Its `on_epoch_end` runs after the run's
+        own callbacks, so `epoch_end - last_call_end` is what they cost.
+        Work that another callback does after it (`Interleaved`) is recorded
+        in `excluded` and left out of the epoch durations.
         """
+
+        async_safe = True
 
         def __init__(self):
             super().__init__()
-            self.epoch_end, self.last_call_end, self.train_begin = [], [], None
+            self.epoch_begin, self.epoch_end, self.last_call_end, self.excluded = [], [], [], []
+            self.train_begin = None
             self._last = None
 
         def on_train_begin(self, logs=None):
             self.train_begin = time.perf_counter()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_begin.append(time.perf_counter())
 
         def on_train_batch_end(self, batch, logs=None):
             self._last = time.perf_counter()
@@ -119,11 +131,15 @@ def _epoch_timer():
         def on_epoch_end(self, epoch, logs=None):
             self.epoch_end.append(time.perf_counter())
             self.last_call_end.append(self._last)
+            self.excluded.append(0.0)
 
         def epoch_seconds(self, warmup):
-            """Durations of epochs `warmup..`: end to end, everything included."""
+            """Durations of epochs `warmup..`, end to end, everything of the run included."""
             ends = self.epoch_end
-            return [ends[e] - ends[e - 1] for e in range(max(warmup, 1), len(ends))]
+            return [
+                ends[e] - ends[e - 1] - self.excluded[e - 1]
+                for e in range(max(warmup, 1), len(ends))
+            ]
 
         def callback_seconds(self, warmup):
             return [
@@ -132,6 +148,29 @@ def _epoch_timer():
             ]
 
     return EpochTimer()
+
+
+def _interleaved(timer, runners):
+    """A callback that runs each of `runners` (no-argument callables) after every epoch.
+
+    Their durations are recorded in `.seconds[i]` and excluded from `timer`'s
+    epochs, so the fit and the runners are measured alternately, under the
+    same machine load.
+    """
+    import keras
+
+    class Interleaved(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = [[] for _ in runners]
+
+        def on_epoch_end(self, epoch, logs=None):
+            start = time.perf_counter()
+            for i, runner in enumerate(runners):
+                self.seconds[i].append(runner())
+            timer.excluded[-1] += time.perf_counter() - start
+
+    return Interleaved()
 
 
 @contextlib.contextmanager
@@ -181,19 +220,32 @@ def bench_config(config: TrainConfig, batch_size: int, steps: int, **changes) ->
 # Sections.
 
 
-def bench_fit(config: TrainConfig, steps: int, warmup: int, repeats: int) -> dict:
-    """`train.train(config)` for warmup + repeats epochs of `steps` steps, timed per epoch."""
+def bench_fit(
+    config: TrainConfig, steps: int, warmup: int, repeats: int, bare_variants: Sequence = ()
+) -> tuple:
+    """`train.train(config)` for warmup + repeats epochs of `steps` steps, timed per epoch.
+
+    After every epoch, each bare-loop variant `(jit_compile, K)` runs one
+    epoch of the same number of steps (`bare_loop_runner`), so fit and bare
+    loop are measured alternately, under the same load; that time is left out
+    of the fit's epochs.
+
+    Returns:
+        `(fit, bare)`: the fit's figures and one dict per bare variant.
+    """
     from keras_cgan import train
 
     timer = _epoch_timer()
+    runners = [bare_loop_runner(config, steps, jit, k) for jit, k in bare_variants]
+    interleaved = _interleaved(timer, [r for r, _ in runners])
     with tempfile.TemporaryDirectory() as workdir, _muted_stdout():
         run = config.replace(epochs=warmup + repeats, workdir=workdir)
         start = time.perf_counter()
-        train.train(run, callbacks=[timer])
+        train.train(run, callbacks=[timer, interleaved])
         end = time.perf_counter()
     epoch = summarize(timer.epoch_seconds(warmup))
     samples = steps * config.batch_size
-    return {
+    fit = {
         "epoch_s": epoch,
         "ms_per_step": scaled(epoch, 1e3 / steps),
         "samples_per_s": inverted(epoch, samples),
@@ -208,9 +260,23 @@ def bench_fit(config: TrainConfig, steps: int, warmup: int, repeats: int) -> dic
         ),
         "startup_s": timer.train_begin - start,
         "first_epoch_s": timer.epoch_end[0] - timer.train_begin,
-        "train_end_s": end - timer.epoch_end[-1],
+        "train_end_s": end - timer.epoch_end[-1] - timer.excluded[-1],
         "steps_per_epoch": steps,
     }
+    bare = []
+    for (jit, _), (_, info), seconds in zip(
+        bare_variants, runners, interleaved.seconds, strict=True
+    ):
+        times = summarize(seconds[warmup:])
+        bare.append(
+            {
+                "jit_compile": jit,
+                **info,
+                "ms_per_step": scaled(times, 1e3 / info["steps"]),
+                "samples_per_s": inverted(times, info["steps"] * config.batch_size),
+            }
+        )
+    return fit, bare
 
 
 def _memory_batches(images, labels, batch_size, stack, dtype):
@@ -250,41 +316,69 @@ def make_bare_loop(gan, jit_compile: bool):
     return tf.function(run, jit_compile=jit_compile)
 
 
-def bench_bare(
-    config: TrainConfig, steps: int, warmup: int, repeats: int, variants: Sequence[tuple]
-) -> list:
-    """The bare loop for each `(jit_compile, K)`: one repeat = `steps` steps (rounded down to K)."""
+def bare_loop_runner(config: TrainConfig, steps: int, jit_compile: bool, stack: int):
+    """A callable running one epoch of the bare loop; returns its seconds.
+
+    The epoch is `steps` steps rounded down to a multiple of K = `stack`
+    (capped at `steps`), over float32 batches already in memory.
+
+    Returns:
+        `(runner, info)`: `info` holds `steps_per_call` and `steps`.
+    """
     from keras_cgan import data, train
 
+    stack = min(stack, steps)
     images, labels = data.load_mnist(
         "train", mnist_dir=config.mnist_dir, num_examples=steps * config.batch_size
     )
+    gan = train.build_gan(config.replace(jit_compile=False))
+    loop = make_bare_loop(gan, jit_compile)
+    batches = _memory_batches(images, labels, config.batch_size, stack, gan.compute_dtype)
+
+    def runner():
+        start = time.perf_counter()
+        for x, y in batches:
+            out = loop(x, y)
+        out.numpy()
+        return time.perf_counter() - start
+
+    return runner, {"steps_per_call": stack, "steps": len(batches) * stack}
+
+
+def bench_bare(
+    config: TrainConfig, steps: int, warmup: int, repeats: int, variants: Sequence[tuple]
+) -> list:
+    """The bare-loop variants `(jit_compile, K)` alone, one epoch each in turn per repeat."""
+    runners = [bare_loop_runner(config, steps, jit, k) for jit, k in variants]
+    seconds = [[] for _ in runners]
+    for _ in range(warmup + repeats):
+        for i, (runner, _) in enumerate(runners):
+            seconds[i].append(runner())
     results = []
-    for jit, stack in variants:
-        stack = min(stack, steps)
-        gan = train.build_gan(config.replace(jit_compile=False))
-        loop = make_bare_loop(gan, jit)
-        batches = _memory_batches(images, labels, config.batch_size, stack, gan.compute_dtype)
-        done = len(batches) * stack
-        times = []
-        for r in range(warmup + repeats):
-            start = time.perf_counter()
-            for x, y in batches:
-                out = loop(x, y)
-            out.numpy()
-            if r >= warmup:
-                times.append(time.perf_counter() - start)
-        epoch = summarize(times)
+    for (jit, _), (_, info), times in zip(variants, runners, seconds, strict=True):
+        times = summarize(times[warmup:])
         results.append(
             {
                 "jit_compile": jit,
-                "steps_per_call": stack,
-                "steps": done,
-                "ms_per_step": scaled(epoch, 1e3 / done),
-                "samples_per_s": inverted(epoch, done * config.batch_size),
+                **info,
+                "ms_per_step": scaled(times, 1e3 / info["steps"]),
+                "samples_per_s": inverted(times, info["steps"] * config.batch_size),
             }
         )
     return results
+
+
+def bare_variants(arch: str, jit: bool, stacks: Sequence[int], default_stack: int, steps: int):
+    """`(jit_compile, K)` pairs of the bare loop.
+
+    mlp: XLA and not, at the largest swept K and at the run's K. Conv presets
+    on a CPU: XLA runs one step per call only, since XLA's CPU code for their
+    step inside a multi-step loop is ~30x slower (see the sweep).
+    """
+    ks = sorted({min(k, steps) for k in (max(stacks), default_stack)})
+    if arch == "mlp" or jit:
+        return [(j, k) for j in (True, False) for k in ks]
+    return [(True, 1)] + [(False, k) for k in ks]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -325,10 +419,8 @@ def sweep_variants(stacks: Sequence[int], default_stack: int, default_jit: bool,
     return variants
 
 
-def bench_variant(
-    config: TrainConfig, variant: Variant, steps: int, warmup: int, repeats: int
-) -> dict:
-    """`fit` under `variant` (no callbacks), one repeat per epoch of `steps` steps.
+def _sweep_fitter(config: TrainConfig, variant: Variant, steps: int):
+    """`(fit_one_epoch, steps)` for `variant`: a callable timing one more epoch of `fit`.
 
     Keras' own multi-step loop reads `keras_steps_per_execution` batches per
     call even across an epoch's end, so its epochs are cut to a multiple of it.
@@ -338,10 +430,9 @@ def bench_variant(
     from keras_cgan import data, train
 
     if variant.keras_steps_per_execution > 1:
-        variant = dataclasses.replace(
-            variant, keras_steps_per_execution=min(variant.keras_steps_per_execution, steps)
-        )
-        steps -= steps % variant.keras_steps_per_execution
+        spe = min(variant.keras_steps_per_execution, steps)
+        variant = dataclasses.replace(variant, keras_steps_per_execution=spe)
+        steps -= steps % spe
     images, labels = data.load_mnist(
         "train", mnist_dir=config.mnist_dir, num_examples=steps * config.batch_size
     )
@@ -355,35 +446,60 @@ def bench_variant(
             jit_compile=variant.jit_compile,
             steps_per_execution=variant.keras_steps_per_execution,
         )
-    epochs = warmup + repeats
     dataset = data.make_dataset(
         images,
         labels,
         run.batch_size,
         seed=run.seed,
-        epochs=(0, epochs),
+        epochs=(0, 1),
         stack=variant.stack,
         raw=variant.raw,
         parallel=variant.parallel,
         prefetch=variant.prefetch,
     )
-    timer = _epoch_timer()
-    gan.fit(
-        dataset,
-        epochs=epochs,
-        steps_per_epoch=data.steps_per_epoch(len(images), run.batch_size, variant.stack),
-        callbacks=[timer],
-        verbose=0,
-        shuffle=False,
-    )
-    epoch = summarize(timer.epoch_seconds(warmup))
-    return {
-        **dataclasses.asdict(variant),
-        "ms_per_step": scaled(epoch, 1e3 / steps),
-        "samples_per_s": inverted(epoch, steps * run.batch_size),
-        "epoch_s": epoch,
-        "steps_per_epoch": steps,
-    }
+    per_epoch = data.steps_per_epoch(len(images), run.batch_size, variant.stack)
+
+    def fit_one_epoch():
+        timer = _epoch_timer()
+        gan.fit(
+            dataset,
+            epochs=1,
+            steps_per_epoch=per_epoch,
+            callbacks=[timer],
+            verbose=0,
+            shuffle=False,
+        )
+        return timer.epoch_end[0] - timer.epoch_begin[0]
+
+    return fit_one_epoch, steps
+
+
+def bench_sweep(
+    config: TrainConfig, variants: Sequence[Variant], steps: int, warmup: int, repeats: int
+) -> list:
+    """`fit` (no callbacks) under each variant; the variants take turns, one epoch each.
+
+    Taking turns puts every setting under the same machine load, so their
+    ratios hold on a shared machine.
+    """
+    fitters = [_sweep_fitter(config, v, steps) for v in variants]
+    seconds = [[] for _ in variants]
+    for _ in range(warmup + repeats):
+        for i, (fit_one_epoch, _) in enumerate(fitters):
+            seconds[i].append(fit_one_epoch())
+    rows = []
+    for variant, (_, done), times in zip(variants, fitters, seconds, strict=True):
+        epoch = summarize(times[warmup:])
+        rows.append(
+            {
+                **dataclasses.asdict(variant),
+                "ms_per_step": scaled(epoch, 1e3 / done),
+                "samples_per_s": inverted(epoch, done * config.batch_size),
+                "epoch_s": epoch,
+                "steps_per_epoch": done,
+            }
+        )
+    return rows
 
 
 def bench_pipeline(config: TrainConfig, steps: int, warmup: int, repeats: int, stacks) -> list:
@@ -613,20 +729,22 @@ def run(options: Options, log=print) -> dict:
             steps = epoch_steps(preset.replace(batch_size=batch_size), options.max_epoch_steps)
             config = bench_config(preset, batch_size, steps)
             where = {"preset": name, "batch_size": batch_size, "jit_compile": jit}
+            variants = bare_variants(
+                preset.arch, jit, options.stacks, config.steps_per_execution, steps
+            )
+            if "bare" not in sections:
+                variants = []
             if "fit" in sections:
-                log(f"fit: {name} batch {batch_size} ({steps} steps/epoch)")
-                fit = bench_fit(config, steps, options.warmup, options.repeats)
-                result["fit"].append({**where, **fit})
-            if "bare" in sections:
-                log(f"bare loop: {name} batch {batch_size}")
-                # XLA's CPU convolutions are ~18x slower (see the sweep): the
-                # bare loop of a conv preset on a CPU runs without XLA only.
-                jits = (True, False) if (jit or preset.arch == "mlp") else (False,)
-                stacks = sorted(
-                    {min(k, steps) for k in (max(options.stacks), config.steps_per_execution)}
+                log(
+                    f"fit: {name} batch {batch_size} ({steps} steps/epoch), "
+                    f"each epoch followed by one of the bare loop {variants}"
                 )
-                variants = [(j, k) for j in jits for k in stacks]
+                fit, bare = bench_fit(config, steps, options.warmup, options.repeats, variants)
+                result["fit"].append({**where, **fit})
+            elif variants:
+                log(f"bare loop: {name} batch {batch_size} {variants}")
                 bare = bench_bare(config, steps, options.warmup, options.repeats, variants)
+            if variants:
                 result["bare"].append({**where, "variants": bare})
             if "pipeline" in sections:
                 log(f"pipeline: {name} batch {batch_size}")
@@ -639,24 +757,34 @@ def run(options: Options, log=print) -> dict:
         steps = epoch_steps(preset.replace(batch_size=first_batch), options.max_epoch_steps)
         config = bench_config(preset, first_batch, steps)
         if "sweep" in sections:
-            log(f"sweep: {name} batch {first_batch}")
-            rows = []
             if preset.arch == "mlp":
                 variants = sweep_variants(
                     options.stacks, preset.steps_per_execution, jit, preset.arch
                 )
                 sweep_steps, sweep_repeats = steps, options.repeats
-            else:  # XLA on and off only, on a few steps: XLA convolutions are slow on CPUs.
+            else:  # A few steps: XLA's CPU code for a conv step in a loop is very slow.
+                sweep_steps, sweep_repeats = min(steps, 10), min(options.repeats, 3)
+                k = sweep_steps
                 variants = [
                     Variant("no XLA, 1 step/call", False),
+                    Variant(f"no XLA, {k} steps/call", False, k),
                     Variant("XLA, 1 step/call", True),
+                    Variant(f"XLA, {k} steps/call", True, k),
+                    Variant(
+                        f"XLA, Keras steps_per_execution={k} (not stacked)",
+                        True,
+                        keras_steps_per_execution=k,
+                    ),
                 ]
-                sweep_steps, sweep_repeats = min(steps, 5), min(options.repeats, 3)
-            for variant in variants:
-                log(f"  {variant.label}")
-                rows.append(
-                    bench_variant(config, variant, sweep_steps, options.warmup, sweep_repeats)
-                )
+                default = (jit, min(k, preset.steps_per_execution), 1)
+                variants = [
+                    dataclasses.replace(v, label=f"defaults: {v.label}")
+                    if (v.jit_compile, v.stack, v.keras_steps_per_execution) == default
+                    else v
+                    for v in variants
+                ]
+            log(f"sweep: {name} batch {first_batch}, {len(variants)} settings in turn")
+            rows = bench_sweep(config, variants, sweep_steps, options.warmup, sweep_repeats)
             result["sweep"].append(
                 {"preset": name, "batch_size": first_batch, "jit_compile": jit, "variants": rows}
             )
@@ -675,7 +803,7 @@ def run(options: Options, log=print) -> dict:
                 }
             )
     result["environment"]["load_average_end"] = os.getloadavg()
-    result["targets"] = check_targets(result, options.presets[0] if options.presets else None)
+    result["targets"] = check_targets(result)
     return result
 
 
@@ -686,8 +814,11 @@ def _find(rows, **where):
     return None
 
 
-def check_targets(result: dict, seed_preset: Optional[str]) -> list:
-    """The issue's targets, from the figures of this run (a row is None if not measured)."""
+def check_targets(result: dict, seed_preset: str = "seed") -> list:
+    """The issue's targets, judged from this run's figures for `seed_preset` at batch 64.
+
+    A target whose figures were not measured is left out.
+    """
     targets = []
     fit = _find(result["fit"], preset=seed_preset, batch_size=64)
     bare = _find(result["bare"], preset=seed_preset, batch_size=64)
@@ -704,9 +835,11 @@ def check_targets(result: dict, seed_preset: Optional[str]) -> list:
         )
     sweep = _find(result["sweep"], preset=seed_preset, batch_size=64)
     if sweep:
-        keras_row = next(v for v in sweep["variants"] if v["label"].startswith("Keras defaults"))
+        keras_row = next(
+            (v for v in sweep["variants"] if v["label"].startswith("Keras defaults")), None
+        )
         default_row = _default_row(sweep)
-        if default_row:
+        if keras_row and default_row:
             value = keras_row["ms_per_step"]["median"] / default_row["ms_per_step"]["median"]
             targets.append(
                 _target(

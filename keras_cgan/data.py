@@ -10,7 +10,9 @@ MNIST comes from one of two sources, both reduced to the same in-memory arrays:
 `make_dataset` turns the arrays into a `tf.data` pipeline of
 `(images, one_hot_labels)` batches: the uint8 images stay in memory (the
 cache), each batch is a vectorised gather of shuffled indices, converted to
-float32 in [0, 1] and one-hot encoded, then prefetched.
+float32 in [0, 1] and one-hot encoded, then prefetched. Training runs ask for
+stacks of K batches of raw uint8 pixels and integer labels instead
+(`stack=K, raw=True`), which the compiled train step converts and loops over.
 """
 
 import gzip

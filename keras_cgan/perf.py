@@ -22,10 +22,12 @@ def resolve_jit_compile(arch: str, jit_compile=None) -> bool:
     """The `jit_compile` a run uses: `jit_compile` itself unless it is None (auto).
 
     Auto: XLA for the mlp networks (per-step overhead dominates them, and XLA
-    fuses the whole K-step loop into one call); for dcgan only on a GPU, since
-    XLA's CPU convolutions (Conv2DTranspose and its gradients) are ~18x slower
-    than TensorFlow's oneDNN kernels. Keras' own `jit_compile="auto"` never
-    turns XLA on for a CPU-only machine, so the choice is made here.
+    compiles the whole K-step loop into one call); for dcgan only on a GPU:
+    on a CPU, XLA's code for the conv step inside the K-step loop is ~30x
+    slower than TensorFlow's oneDNN kernels, and with one step per call it is
+    no faster than them (`python -m keras_cgan.bench`, README). Keras' own
+    `jit_compile="auto"` never turns XLA on for a CPU-only machine, so the
+    choice is made here.
     """
     if jit_compile is not None:
         return bool(jit_compile)

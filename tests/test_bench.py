@@ -160,10 +160,10 @@ def test_targets_are_judged_from_the_figures():
             ],
         }
 
-    met = bench.check_targets(figures(1.0, 0.96, 2.0, 1.0, 1.2, 0.02), "seed")
+    met = bench.check_targets(figures(1.0, 0.96, 2.0, 1.0, 1.2, 0.02))
     assert [t["met"] for t in met] == [True, True, True, True]
     assert met[0]["value"] == pytest.approx(0.96) and met[1]["value"] == pytest.approx(2.0)
-    missed = bench.check_targets(figures(1.0, 0.9, 1.5, 1.0, 1.6, 0.06), "seed")
+    missed = bench.check_targets(figures(1.0, 0.9, 1.5, 1.0, 1.6, 0.06))
     assert [t["met"] for t in missed] == [False, False, False, False]
     text = bench.report(
         {
