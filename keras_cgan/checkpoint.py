@@ -3,7 +3,7 @@
 A checkpoint is a folder `<workdir>/checkpoints/latest/` holding
 
 * `state.npz`: every variable of the run: both networks (BatchNorm statistics
-  included), both optimizers (iteration counts and slots, loss scale), the
+  included), the EMA generator if the run has one, both optimizers (iteration counts and slots, loss scale), the
   noise `SeedGenerator` state (which `model.save` does not keep), the step
   counter, and the fixed sample-grid noise;
 * `state.json`: the epoch and step it was taken at and the config it belongs to.
@@ -61,6 +61,8 @@ def state_variables(gan):
         ("seed_generator", [gan.seed_generator.state]),
         ("counters", [gan.train_steps]),
     ]
+    if getattr(gan, "ema_generator", None) is not None:
+        groups.append(("ema_generator", gan.ema_generator.variables))
     return {
         f"{group}/{i:03d}/{v.path}": v
         for group, variables in groups
@@ -175,6 +177,8 @@ RESUME_KEYS = (
     "train_examples",
     "seed",
     "mixed_precision",
+    "loss",
+    "ema_decay",
 )
 
 

@@ -11,7 +11,8 @@ from typing import Optional
 
 from keras_cgan.errors import ConfigError
 
-ARCHS = ("mlp", "dcgan")
+ARCHS = ("mlp", "dcgan", "dcgan_proj")
+LOSSES = ("bce", "hinge")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
 MNIST_DIR_ENV = "KERAS_CGAN_MNIST_DIR"
@@ -35,6 +36,13 @@ class TrainConfig:
             `learning_rate`.
         beta_1: Adam beta_1 for both optimizers.
         beta_2: Adam beta_2 for both optimizers.
+        loss: GAN loss, one of `LOSSES`: "bce" (binary cross-entropy from
+            logits, the tutorial's) or "hinge" (`keras_cgan.losses.Hinge`).
+        label_smoothing: One-sided label smoothing: the discriminator's
+            "real" target is 1 - label_smoothing (0 = none).
+        ema_decay: Decay of the EMA copy of the generator that samples, grids,
+            evaluation and the export use; 0 = no EMA (sample the trained
+            generator).
         num_classes: Number of label classes (10 for MNIST).
         train_examples: Use only the first N training examples (0 = all).
         mnist_dir: Folder with the IDX files or `mnist.npz`; None uses
@@ -77,6 +85,9 @@ class TrainConfig:
     d_learning_rate: Optional[float] = None
     beta_1: float = 0.9
     beta_2: float = 0.999
+    loss: str = "bce"
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.0
     num_classes: int = 10
     train_examples: int = 0
     mnist_dir: Optional[str] = None
@@ -137,6 +148,14 @@ class TrainConfig:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), got {value}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown loss {self.loss!r}: choose one of {', '.join(LOSSES)}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.label_smoothing and self.loss != "bce":
+            raise ConfigError(f"label_smoothing applies to loss 'bce' only, not {self.loss!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be in [0, 1) (0 = no EMA), got {self.ema_decay}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(
                 f"unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}"

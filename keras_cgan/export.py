@@ -171,6 +171,9 @@ def export_metadata(gan, config=None):
 def export_generator(gan, directory, config=None):
     """Exports `gan`'s generator as a SavedModel at `directory`, atomically.
 
+    The exported weights are those `gan` samples with (`sampling_generator`:
+    the EMA generator if it has one).
+
     The export is written to a temporary folder next to `directory` and then
     swapped in, so an existing export is replaced only by a complete one.
 
@@ -198,7 +201,11 @@ def export_generator(gan, directory, config=None):
             with open(metadata_path, "w") as f:
                 f.write(metadata_json + "\n")
             module = _generator_module(
-                gan.generator, gan.latent_dim, gan.num_classes, metadata_json, metadata_path
+                getattr(gan, "sampling_generator", gan.generator),
+                gan.latent_dim,
+                gan.num_classes,
+                metadata_json,
+                metadata_path,
             )
             out = os.path.join(tmp, "saved_model")
             tf.saved_model.save(

@@ -11,7 +11,7 @@ import time
 from absl import flags
 
 from keras_cgan import cli
-from keras_cgan.config import ARCHS, STRATEGIES, TrainConfig
+from keras_cgan.config import ARCHS, LOSSES, STRATEGIES, TrainConfig
 
 _D = TrainConfig()
 
@@ -24,7 +24,13 @@ flags.DEFINE_integer(
     "Hidden width (mlp) or base filter count (dcgan).",
     lower_bound=1,
 )
-flags.DEFINE_enum("arch", _D.arch, ARCHS, "Network pair: the tutorial's mlp or a light dcgan.")
+flags.DEFINE_enum(
+    "arch",
+    _D.arch,
+    ARCHS,
+    "Network pair: the tutorial's mlp, a light dcgan, or dcgan_proj (dcgan generator, "
+    "projection discriminator).",
+)
 flags.DEFINE_float(
     "learning_rate",
     _D.learning_rate,
@@ -38,6 +44,27 @@ flags.DEFINE_float(
 )
 flags.DEFINE_float(
     "beta_2", _D.beta_2, "Adam beta_2 of both optimizers.", lower_bound=0.0, upper_bound=0.999999
+)
+flags.DEFINE_enum(
+    "loss",
+    _D.loss,
+    LOSSES,
+    "GAN loss: bce (binary cross-entropy from logits, the tutorial's) or hinge.",
+)
+flags.DEFINE_float(
+    "label_smoothing",
+    _D.label_smoothing,
+    "One-sided label smoothing: the discriminator's 'real' target is 1 - this (bce only).",
+    lower_bound=0.0,
+    upper_bound=0.999999,
+)
+flags.DEFINE_float(
+    "ema_decay",
+    _D.ema_decay,
+    "Decay of an EMA copy of the generator used for samples, evaluation and the export "
+    "(e.g. 0.999); 0 = no EMA.",
+    lower_bound=0.0,
+    upper_bound=0.999999,
 )
 flags.DEFINE_integer(
     "train_examples", 0, "Train on the first N examples only (0 = all 60,000).", lower_bound=0
@@ -142,6 +169,9 @@ def config_from_flags(flag_values=FLAGS) -> TrainConfig:
         d_learning_rate=flag_values.d_learning_rate,
         beta_1=flag_values.beta_1,
         beta_2=flag_values.beta_2,
+        loss=flag_values.loss,
+        label_smoothing=flag_values.label_smoothing,
+        ema_decay=flag_values.ema_decay,
         train_examples=flag_values.train_examples,
         mnist_dir=flag_values.mnist_dir,
         tfds_data_dir=flag_values.tfds_data_dir,

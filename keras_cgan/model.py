@@ -19,6 +19,15 @@ def _is_distributed(optimizer):
     )
 
 
+def _ema_copy(generator):
+    """A non-trainable copy of `generator` (same architecture and weights) for its EMA."""
+    copy = keras.models.clone_model(generator)
+    copy.name = "ema_generator"
+    copy.set_weights(generator.get_weights())
+    copy.trainable = False
+    return copy
+
+
 @keras.saving.register_keras_serializable(package="keras_cgan")
 class ConditionalGAN(keras.Model):
     """A conditional GAN (Mirza & Osindero, 2014) trained with `fit`.
@@ -58,17 +67,35 @@ class ConditionalGAN(keras.Model):
     `mixed_bfloat16` dtype policy; logits and losses are computed in float32,
     and under float16 both optimizers are wrapped in a `LossScaleOptimizer`.
 
+    EMA generator (`ema_decay`): a copy of the generator, `ema_generator`,
+    tracks an exponential moving average of all its variables (BatchNorm
+    statistics included), updated at the end of every train step with decay
+    `min(ema_decay, (1 + t) / (10 + t))` at step t (the warm-up of
+    `tf.train.ExponentialMovingAverage`, so early averages are not dominated by
+    the initial weights). It never trains; `generate`, `call` (not training),
+    the sample grids, the evaluator and the SavedModel export all sample from
+    `sampling_generator`, which is the EMA copy when there is one. Checkpoints
+    and `model.save` keep its weights.
+
     Args:
         generator: Model `[noise, one_hot] -> images [B, 28, 28, 1]` in [0, 1].
         discriminator: Model `[images, one_hot] -> logits [B, 1]`.
         latent_dim: Width of the noise vector.
         num_classes: Number of label classes.
         seed: Seed of the noise drawn in `train_step` (None: random).
+        ema_decay: Decay of the EMA generator, in (0, 1); None or 0: no EMA.
         **kwargs: Passed to `keras.Model` (name, dtype, ...).
     """
 
     def __init__(
-        self, generator, discriminator, latent_dim=100, num_classes=10, seed=None, **kwargs
+        self,
+        generator,
+        discriminator,
+        latent_dim=100,
+        num_classes=10,
+        seed=None,
+        ema_decay=None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.generator = generator
@@ -76,6 +103,10 @@ class ConditionalGAN(keras.Model):
         self.latent_dim = int(latent_dim)
         self.num_classes = int(num_classes)
         self.seed = seed
+        self.ema_decay = float(ema_decay) if ema_decay else None
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be in (0, 1) (or 0/None: off), got {ema_decay}")
+        self.ema_generator = _ema_copy(generator) if self.ema_decay else None
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -183,9 +214,13 @@ class ConditionalGAN(keras.Model):
         self.compile(**config)
 
     def call(self, inputs, training=False):
-        """Maps `(noise, one_hot)` to images float32 `[B, 28, 28, 1]` in [0, 1]."""
+        """Maps `(noise, one_hot)` to images float32 `[B, 28, 28, 1]` in [0, 1].
+
+        Training calls the trained generator, inference `sampling_generator`.
+        """
         noise, one_hot = inputs
-        return self.generator([noise, one_hot], training=training)
+        generator = self.generator if training else self.sampling_generator
+        return generator([noise, one_hot], training=training)
 
     def _unpack(self, data):
         """Returns `(images, one_hot, noise_or_None, stacked)`, float32."""
@@ -317,6 +352,8 @@ class ConditionalGAN(keras.Model):
         logits = tf.concat([real_logits, fake_logits], axis=0)
         targets = tf.concat([tf.ones_like(real_logits), tf.zeros_like(fake_logits)], axis=0)
         self.d_accuracy.update_state(targets, tf.cast(logits, tf.float32))
+        if self.ema_generator is not None:
+            self._update_ema()
         self.train_steps.assign_add(1)
 
     def train_step(self, data):
@@ -339,6 +376,38 @@ class ConditionalGAN(keras.Model):
                 parallel_iterations=1,
             )
         return {m.name: m.result() for m in self.metrics}
+
+    @property
+    def sampling_generator(self):
+        """The generator to sample from: the EMA copy if there is one."""
+        return self.generator if self.ema_generator is None else self.ema_generator
+
+    def _update_ema(self):
+        """ema <- d * ema + (1 - d) * weights, d = min(ema_decay, (1 + t) / (10 + t)).
+
+        Runs in cross-replica context (like the optimizers' updates), so under
+        a distribution strategy every replica's copy gets the same update.
+        """
+        step = tf.cast(self.train_steps, tf.float32)
+        decay = tf.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
+        pairs = [
+            (ema.value, var.value)
+            for ema, var in zip(self.ema_generator.variables, self.generator.variables, strict=True)
+        ]
+
+        def update(strategy, pairs):
+            def move(ema, var):
+                if not ema.dtype.is_floating:
+                    return ema.assign(var)
+                d = tf.cast(decay, ema.dtype)
+                return ema.assign(d * ema + (1.0 - d) * tf.cast(var, ema.dtype))
+
+            for ema, var in pairs:
+                strategy.extended.update(ema, move, args=(var,), group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(
+            update, tf.distribute.get_strategy(), pairs
+        )
 
     def generate(self, labels, noise=None, seed=None, batch_size=1024):
         """Generates one image per label.
@@ -385,7 +454,7 @@ class ConditionalGAN(keras.Model):
         one_hot = np.eye(self.num_classes, dtype=np.float32)[labels]
         outputs = [
             keras.ops.convert_to_numpy(
-                self.generator(
+                self.sampling_generator(
                     [noise[i : i + batch_size], one_hot[i : i + batch_size]], training=False
                 )
             ).astype(np.float32)
@@ -405,6 +474,7 @@ class ConditionalGAN(keras.Model):
             "latent_dim": self.latent_dim,
             "num_classes": self.num_classes,
             "seed": self.seed,
+            "ema_decay": self.ema_decay,
         }
 
     @classmethod

@@ -3,8 +3,9 @@
 Every generator maps `[noise, one_hot]` (float32 `[B, latent_dim]` and float32
 `[B, num_classes]`) to images float32 `[B, 28, 28, 1]` in [0, 1]. Every
 discriminator maps `[images, one_hot]` to one real-vs-fake logit per example,
-float32 `[B, 1]`. Labels condition both networks by concatenation, as in
-Mirza & Osindero (2014).
+float32 `[B, 1]`. Labels condition the generators by concatenation to z, as
+in Mirza & Osindero (2014); the discriminators take them by concatenation
+(mlp, dcgan) or by projection (dcgan_proj, Miyato & Koyama, 2018).
 """
 
 import keras
@@ -141,11 +142,47 @@ def dcgan_discriminator(num_classes=10, filters=64, name="discriminator", dtype=
     return keras.Model([image, label], logits, name=name)
 
 
+def projection_discriminator(num_classes=10, filters=64, name="discriminator", dtype=None):
+    """A light DCGAN discriminator with projection conditioning (Miyato & Koyama, 2018).
+
+    image -> Conv(f, 4, stride 2) -> LeakyReLU -> Conv(2f, 4, stride 2) ->
+    LeakyReLU -> Flatten = h, float `[B, 7*7*2f]`; logit = Dense(1)(h) +
+    <embed(y), h>, where embed(y) is a learned vector per class (a bias-free
+    Dense on the one-hot label). The label enters only through the inner
+    product, so the class decides which direction of the image features
+    counts as "real".
+
+    Args:
+        num_classes: Width of the one-hot label input.
+        filters: Base filter count `f`.
+        name: Model name.
+        dtype: Layer dtype policy, e.g. "mixed_float16" (None: the global one).
+
+    Returns:
+        A functional `keras.Model` `[images, one_hot] -> logits [B, 1]`.
+    """
+    image, label = _inputs(IMAGE_SHAPE, "images", num_classes)
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", name="down1", dtype=dtype)(image)
+    x = layers.LeakyReLU(0.2, dtype=dtype)(x)
+    x = layers.Conv2D(2 * filters, 4, strides=2, padding="same", name="down2", dtype=dtype)(x)
+    x = layers.LeakyReLU(0.2, dtype=dtype)(x)
+    features = layers.Flatten(name="features", dtype=dtype)(x)
+    logit_dtype = _logit_dtype(dtype)
+    unconditional = layers.Dense(1, name="logit", dtype=logit_dtype)(features)
+    embedding = layers.Dense(
+        features.shape[-1], use_bias=False, name="label_embedding", dtype=dtype
+    )(label)
+    projection = layers.Dot(axes=1, name="projection", dtype=logit_dtype)([features, embedding])
+    logits = layers.Add(name="logits", dtype=logit_dtype)([unconditional, projection])
+    return keras.Model([image, label], logits, name=name)
+
+
 def build_networks(arch="mlp", latent_dim=100, num_classes=10, hidden_units=128, dtype=None):
     """Builds a matching (generator, discriminator) pair.
 
     Args:
-        arch: "mlp" (the tutorial's networks) or "dcgan".
+        arch: "mlp" (the tutorial's networks), "dcgan" or "dcgan_proj" (the
+            dcgan generator with `projection_discriminator`).
         latent_dim: Width of the noise input.
         num_classes: Number of label classes.
         hidden_units: Hidden width (mlp) or base filter count (dcgan).
@@ -163,5 +200,10 @@ def build_networks(arch="mlp", latent_dim=100, num_classes=10, hidden_units=128,
         return (
             dcgan_generator(latent_dim, num_classes, hidden_units, dtype=dtype),
             dcgan_discriminator(num_classes, hidden_units, dtype=dtype),
+        )
+    if arch == "dcgan_proj":
+        return (
+            dcgan_generator(latent_dim, num_classes, hidden_units, dtype=dtype),
+            projection_discriminator(num_classes, hidden_units, dtype=dtype),
         )
     raise ConfigError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")

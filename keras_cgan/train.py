@@ -9,7 +9,7 @@ import time
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import checkpoint, data, distribute, networks, perf
+from keras_cgan import checkpoint, data, distribute, losses, networks, perf
 from keras_cgan.config import TrainConfig
 from keras_cgan.model import ConditionalGAN
 
@@ -39,7 +39,8 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
     Call it inside `strategy.scope()` to train under a distribution strategy.
 
     Args:
-        config: The run configuration (arch, widths, optimizer settings).
+        config: The run configuration (arch, widths, loss, EMA, optimizer
+            settings).
 
     Returns:
         A compiled `ConditionalGAN` with both Adam optimizers built.
@@ -57,6 +58,7 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
         latent_dim=config.latent_dim,
         num_classes=config.num_classes,
         seed=config.seed,
+        ema_decay=config.ema_decay or None,
     )
     adam = dict(beta_1=config.beta_1, beta_2=config.beta_2)
     # config.steps_per_execution steps run in one call as stacked batches (see
@@ -66,6 +68,7 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
             config.discriminator_learning_rate, name="d_adam", **adam
         ),
         g_optimizer=keras.optimizers.Adam(config.learning_rate, name="g_adam", **adam),
+        loss_fn=losses.make_loss(config.loss, config.label_smoothing),
         jit_compile=perf.resolve_jit_compile(config.arch, config.jit_compile),
     )
     return gan

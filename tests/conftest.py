@@ -73,9 +73,16 @@ def tiny_config(tmp_path):
 
 
 def make_tiny_gan(
-    arch="mlp", latent_dim=8, hidden_units=8, seed=1, d_lr=1e-3, g_lr=1e-3, **compile_kwargs
+    arch="mlp",
+    latent_dim=8,
+    hidden_units=8,
+    seed=1,
+    d_lr=1e-3,
+    g_lr=1e-3,
+    ema_decay=None,
+    **compile_kwargs,
 ):
-    """A compiled ConditionalGAN with tiny networks."""
+    """A compiled ConditionalGAN with tiny networks (and an EMA generator if `ema_decay`)."""
     import keras
 
     from keras_cgan import networks
@@ -83,7 +90,9 @@ def make_tiny_gan(
 
     keras.utils.set_random_seed(seed)
     g, d = networks.build_networks(arch, latent_dim, 10, hidden_units)
-    gan = ConditionalGAN(g, d, latent_dim=latent_dim, num_classes=10, seed=seed)
+    gan = ConditionalGAN(
+        g, d, latent_dim=latent_dim, num_classes=10, seed=seed, ema_decay=ema_decay
+    )
     gan.compile(
         d_optimizer=keras.optimizers.Adam(d_lr),
         g_optimizer=keras.optimizers.Adam(g_lr),

@@ -40,7 +40,7 @@ def _settings(path):
 
 def test_the_presets_exist():
     names = {os.path.basename(p) for p in FLAGFILES}
-    assert {"seed.cfg", "dcgan.cfg", "smoke.cfg"} <= names
+    assert {"seed.cfg", "dcgan.cfg", "smoke.cfg", "best.cfg"} <= names
 
 
 @pytest.mark.parametrize("path", FLAGFILES, ids=os.path.basename)
@@ -89,9 +89,17 @@ def _run_main(*args, env_extra=None):
     [
         (["--epochs=0"], "flag --epochs=0: 0 is not a positive integer"),
         (["--batch_size=-4"], "flag --batch_size=-4"),
-        (["--arch=resnet"], "flag --arch=resnet: value should be one of <mlp|dcgan>"),
+        (["--arch=resnet"], "flag --arch=resnet: value should be one of <mlp|dcgan|dcgan_proj>"),
         (["--learning_rate=0"], "--learning_rate must be > 0"),
         (["--beta_1=1.5"], "flag --beta_1=1.5"),
+        (["--loss=wgan"], "flag --loss=wgan: value should be one of <bce|hinge>"),
+        (["--ema_decay=1"], "flag --ema_decay=1"),
+        (["--ema_decay=-0.5"], "flag --ema_decay=-0.5"),
+        (["--label_smoothing=1.2"], "flag --label_smoothing=1.2"),
+        (
+            ["--loss=hinge", "--label_smoothing=0.1"],
+            "label_smoothing applies to loss 'bce' only, not 'hinge'",
+        ),
         (["--flagfile=flags/no_such_preset.cfg"], "Unable to open flagfile"),
         (["--epochs=ten"], "flag --epochs=ten"),
         (["stray"], "unexpected arguments 'stray'"),

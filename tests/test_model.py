@@ -31,7 +31,7 @@ class RecordingAdam(keras.optimizers.Adam):
         return super().apply_gradients(grads_and_vars)
 
 
-@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "dcgan_proj"])
 def test_each_phase_updates_only_its_network(arch):
     gan = make_tiny_gan(arch)
     d_opt, g_opt = RecordingAdam(1e-3), RecordingAdam(1e-3)
@@ -104,7 +104,7 @@ def test_metrics_reset_every_epoch():
     assert [m.name for m in gan.metrics] == ["d_loss", "g_loss", "d_acc"]
 
 
-@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "dcgan_proj"])
 def test_generate_shapes_range_and_conditioning(arch):
     gan = make_tiny_gan(arch)
     images = gan.generate([3, 3, 7], seed=0)
@@ -117,6 +117,16 @@ def test_generate_shapes_range_and_conditioning(arch):
     np.testing.assert_array_equal(gan.generate([1, 2], seed=5), gan.generate([1, 2], seed=5))
     assert gan.generate([], seed=0).shape == (0, 28, 28, 1)
     np.testing.assert_allclose(gan.generate(4, seed=1), gan.generate([4], seed=1))
+
+
+def test_projection_discriminator_scores_the_same_image_differently_per_label():
+    gan = make_tiny_gan("dcgan_proj")
+    image = np.random.default_rng(0).uniform(size=(1, 28, 28, 1)).astype("float32")
+    logits = gan.discriminator([np.repeat(image, 10, axis=0), np.eye(10, dtype="float32")])
+    logits = np.asarray(logits).ravel()
+    assert logits.shape == (10,) and len(np.unique(logits.round(6))) == 10
+    names = [layer.name for layer in gan.discriminator.layers]
+    assert "label_embedding" in names and "projection" in names
 
 
 @pytest.mark.parametrize(
@@ -151,7 +161,7 @@ def _optimizer_state(opt):
     return {v.path: np.array(v) for v in opt.variables}
 
 
-@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "dcgan_proj"])
 def test_save_load_round_trip_and_continue(arch, tmp_path):
     gan = make_tiny_gan(arch)
     images, one_hot, noise = fake_batch()
