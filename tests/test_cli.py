@@ -102,6 +102,8 @@ def _run_main(*args, env_extra=None, timeout=300):
         (["--arch=resnet"], "flag --arch=resnet: value should be one of <mlp|dcgan>"),
         (["--learning_rate=0"], "--learning_rate must be > 0"),
         (["--beta_1=1.5"], "flag --beta_1=1.5"),
+        (["--precision=float8"], "flag --precision=float8: value should be one of"),
+        (["--steps_per_execution=0"], "flag --steps_per_execution=0"),
         (["--flagfile=flags/no_such_preset.cfg"], "Unable to open flagfile"),
         (["--epochs=ten"], "flag --epochs=ten"),
         (["stray"], "unexpected arguments 'stray'"),
