@@ -100,6 +100,8 @@ def _run_main(*args, env_extra=None):
             ["--loss=hinge", "--label_smoothing=0.1"],
             "label_smoothing applies to loss 'bce' only, not 'hinge'",
         ),
+        (["--mixed_precision=float8"], "flag --mixed_precision=float8: value should be one of"),
+        (["--steps_per_execution=0"], "flag --steps_per_execution=0"),
         (["--flagfile=flags/no_such_preset.cfg"], "Unable to open flagfile"),
         (["--epochs=ten"], "flag --epochs=ten"),
         (["stray"], "unexpected arguments 'stray'"),
