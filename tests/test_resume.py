@@ -145,6 +145,10 @@ LONG_RUN_FLAGS = (
     "--seed=5",
     "--verbose=0",
     "--epochs=3",
+    # One step per call, no XLA: slow enough (~1.5 s an epoch) to be stopped
+    # mid-epoch, and a signal is handled after every step.
+    "--steps_per_execution=1",
+    "--nojit_compile",
 )
 LONG_RUN_STEPS = 800
 
