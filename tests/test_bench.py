@@ -2,26 +2,15 @@
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import run_cli
 from keras_cgan import bench
 
 
 def _run_bench(*args, env_extra=None, timeout=900):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env_extra or {}))
-    return subprocess.run(
-        [sys.executable, "-m", "keras_cgan.bench", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_cli("bench", *args, env_extra=env_extra, timeout=timeout)
 
 
 def _check_stat(stat):
