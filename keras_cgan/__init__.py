@@ -8,7 +8,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("callbacks", "config", "data", "errors", "model", "networks", "train")
+_SUBMODULES = ("callbacks", "config", "data", "errors", "model", "networks", "perf", "rng", "train")
 _ATTRS = {
     "ConditionalGAN": "model",
     "LabelError": "model",

@@ -372,7 +372,7 @@ def bare_variants(arch: str, jit: bool, stacks: Sequence[int], default_stack: in
     """`(jit_compile, K)` pairs of the bare loop.
 
     mlp: XLA and not, at the largest swept K and at the run's K. Conv presets
-    on a CPU: without XLA only, since XLA's CPU code for their step is ~30x
+    on a CPU: without XLA only, since XLA's CPU code for their step is 20-30x
     slower inside a multi-step loop and no faster one step per call (the
     sweep measures both on a few steps).
     """
