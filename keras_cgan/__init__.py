@@ -20,6 +20,8 @@ _SUBMODULES = (
     "export",
     "model",
     "networks",
+    "perf",
+    "rng",
     "train",
 )
 _ATTRS = {

@@ -36,7 +36,6 @@ Epochs of presets whose networks are not the mlp are cut to 100 steps
 import contextlib
 import copy
 import dataclasses
-import importlib
 import json
 import os
 import platform
@@ -372,13 +371,14 @@ def bare_variants(arch: str, jit: bool, stacks: Sequence[int], default_stack: in
     """`(jit_compile, K)` pairs of the bare loop.
 
     mlp: XLA and not, at the largest swept K and at the run's K. Conv presets
-    on a CPU: XLA runs one step per call only, since XLA's CPU code for their
-    step inside a multi-step loop is ~30x slower (see the sweep).
+    on a CPU: without XLA only, since XLA's CPU code for their step is 20-30x
+    slower inside a multi-step loop and no faster one step per call (the
+    sweep measures both on a few steps).
     """
     ks = sorted({min(k, steps) for k in (max(stacks), default_stack)})
     if arch == "mlp" or jit:
         return [(j, k) for j in (True, False) for k in ks]
-    return [(True, 1)] + [(False, k) for k in ks]
+    return [(False, k) for k in ks]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -564,7 +564,7 @@ def _consumer(iterator):
 
 
 def bench_generate(config: TrainConfig, warmup: int, repeats: int, sizes=(1, 1000)) -> dict:
-    """images/s through the SavedModel (when `keras_cgan.export` exists) and `generate`."""
+    """images/s through the exported SavedModel's `serving_default` and `generate`."""
     import numpy as np
 
     from keras_cgan import train
@@ -583,14 +583,9 @@ def bench_generate(config: TrainConfig, warmup: int, repeats: int, sizes=(1, 100
         return inverted(summarize(times), n)
 
     result = {"generate": {str(n): rate(lambda lab: gan.generate(lab, seed=0), n) for n in sizes}}
-    try:
-        export = importlib.import_module("keras_cgan.export")
-    except ModuleNotFoundError as e:
-        if e.name != "keras_cgan.export":
-            raise
-        result["saved_model"] = None
-        return result
     import tensorflow as tf
+
+    from keras_cgan import export
 
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "generator")
@@ -702,8 +697,12 @@ def _cpu_name():
     return platform.processor()
 
 
-def run(options: Options, log=print) -> dict:
-    """Runs the selected sections; returns every figure (as `--json` writes it)."""
+def run(options: Options, log=print, partial=None) -> dict:
+    """Runs the selected sections; returns every figure (as `--json` writes it).
+
+    `partial(result)`, if given, receives the figures so far after each
+    section (the command line writes them to `--json` as it goes).
+    """
     from keras_cgan import perf
 
     unknown = set(options.sections) - set(SECTIONS)
@@ -741,17 +740,20 @@ def run(options: Options, log=print) -> dict:
                 )
                 fit, bare = bench_fit(config, steps, options.warmup, options.repeats, variants)
                 result["fit"].append({**where, **fit})
+                _partial(partial, result)
             elif variants:
                 log(f"bare loop: {name} batch {batch_size} {variants}")
                 bare = bench_bare(config, steps, options.warmup, options.repeats, variants)
             if variants:
                 result["bare"].append({**where, "variants": bare})
+                _partial(partial, result)
             if "pipeline" in sections:
                 log(f"pipeline: {name} batch {batch_size}")
                 pipe = bench_pipeline(
                     config, steps, options.warmup, options.repeats, options.stacks
                 )
                 result["pipeline"].append({**where, "variants": pipe})
+                _partial(partial, result)
 
         first_batch = options.batch_sizes[0]
         steps = epoch_steps(preset.replace(batch_size=first_batch), options.max_epoch_steps)
@@ -788,10 +790,12 @@ def run(options: Options, log=print) -> dict:
             result["sweep"].append(
                 {"preset": name, "batch_size": first_batch, "jit_compile": jit, "variants": rows}
             )
+            _partial(partial, result)
         if "generate" in sections:
             log(f"generate: {name}")
             gen = bench_generate(config, options.warmup, options.repeats)
             result["generate"].append({"preset": name, **gen})
+            _partial(partial, result)
         if "memory" in sections:
             log(f"memory: {name}")
             own_steps = epoch_steps(preset, options.max_epoch_steps)
@@ -802,9 +806,15 @@ def run(options: Options, log=print) -> dict:
                     **bench_memory(path, preset, own_steps),
                 }
             )
+            _partial(partial, result)
     result["environment"]["load_average_end"] = os.getloadavg()
     result["targets"] = check_targets(result)
     return result
+
+
+def _partial(partial, result):
+    if partial is not None:
+        partial(result)
 
 
 def _find(rows, **where):
@@ -1019,15 +1029,7 @@ def report(result: dict) -> str:
         rows = []
         for r in result["generate"]:
             for n, stat in r["generate"].items():
-                saved = r["saved_model"]
-                rows.append(
-                    [
-                        r["preset"],
-                        n,
-                        _fmt(saved[n], 0) if saved else "n/a (no export module)",
-                        _fmt(stat, 0),
-                    ]
-                )
+                rows.append([r["preset"], n, _fmt(r["saved_model"][n], 0), _fmt(stat, 0)])
         out.append(
             _table(
                 "\ngeneration, images/s",
@@ -1127,15 +1129,17 @@ def main(argv):
     def log(message):
         print(f"[bench] {message}", file=sys.stderr, flush=True)
 
-    result = run(options, log=log)
-    text = report(result)
-    print(text)
-    if FLAGS.json:
-        tmp = FLAGS.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, FLAGS.json)
+    def write_json(result):
+        if FLAGS.json:
+            tmp = FLAGS.json + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(result, f, indent=2)
+                f.write("\n")
+            os.replace(tmp, FLAGS.json)
+
+    result = run(options, log=log, partial=write_json)
+    write_json(result)
+    print(report(result))
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ class TrainConfig:
         tensorboard: Also write TensorBoard logs under `<workdir>/tensorboard`.
         jit_compile: Compile the train step with XLA; None (auto) means on for
             the mlp networks, and for dcgan only where a GPU is present (on a
-            CPU, XLA runs the conv step inside the multi-step loop ~30x slower,
+            CPU, XLA runs the conv step inside the multi-step loop 20-30x slower,
             and one step per call is no faster than without XLA).
         steps_per_execution: Training steps per compiled call: the input
             pipeline stacks this many batches and the train step loops over

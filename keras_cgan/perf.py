@@ -23,7 +23,7 @@ def resolve_jit_compile(arch: str, jit_compile=None) -> bool:
 
     Auto: XLA for the mlp networks (per-step overhead dominates them, and XLA
     compiles the whole K-step loop into one call); for dcgan only on a GPU:
-    on a CPU, XLA's code for the conv step inside the K-step loop is ~30x
+    on a CPU, XLA's code for the conv step inside the K-step loop is 20-30x
     slower than TensorFlow's oneDNN kernels, and with one step per call it is
     no faster than them (`python -m keras_cgan.bench`, README). Keras' own
     `jit_compile="auto"` never turns XLA on for a CPU-only machine, so the

@@ -1,6 +1,5 @@
 """The benchmark: a tiny end-to-end run, its statistics, targets and errors."""
 
-import importlib.util
 import json
 
 import pytest
@@ -71,8 +70,7 @@ def test_bench_smoke_run_writes_every_section(real_mnist_dir, tmp_path):
     (gen,) = figures["generate"]
     for n in ("1", "1000"):
         _check_stat(gen["generate"][n])
-    has_export = importlib.util.find_spec("keras_cgan.export") is not None
-    assert (gen["saved_model"] is not None) == has_export
+        _check_stat(gen["saved_model"][n])
 
     (memory,) = figures["memory"]
     assert memory["peak_rss_mib"] > 100 and memory["steps"] == 8
@@ -81,8 +79,7 @@ def test_bench_smoke_run_writes_every_section(real_mnist_dir, tmp_path):
     text = result.stdout
     for heading in ("fit, exactly as keras_cgan.main runs it", "bare loop", "sweep", "memory"):
         assert heading in text
-    if not has_export:
-        assert "n/a (no export module)" in text
+    assert "SavedModel serving_default" in text
 
 
 @pytest.mark.parametrize(
