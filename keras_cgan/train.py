@@ -66,7 +66,7 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
             config.discriminator_learning_rate, name="d_adam", **adam
         ),
         g_optimizer=keras.optimizers.Adam(config.learning_rate, name="g_adam", **adam),
-        loss_fn=losses.make_loss(config.loss, config.label_smoothing),
+        loss_fn=losses.make_loss(config.loss),
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
