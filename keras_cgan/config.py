@@ -26,7 +26,8 @@ class TrainConfig:
         epochs: Total number of epochs (>= 1).
         batch_size: Examples per training step (>= 1).
         latent_dim: Width of the noise vector z (>= 1).
-        hidden_units: Width of the hidden layer (mlp) or base filter count (dcgan).
+        hidden_units: Width of the hidden layer (mlp) or base filter count
+            (dcgan, dcgan_proj).
         arch: Network pair, one of `ARCHS`.
         learning_rate: Adam learning rate of the generator (and of the
             discriminator unless `d_learning_rate` is set).

@@ -21,7 +21,7 @@ flags.DEFINE_integer("latent_dim", _D.latent_dim, "Width of the noise vector z."
 flags.DEFINE_integer(
     "hidden_units",
     _D.hidden_units,
-    "Hidden width (mlp) or base filter count (dcgan).",
+    "Hidden width (mlp) or base filter count (dcgan, dcgan_proj).",
     lower_bound=1,
 )
 flags.DEFINE_enum(
@@ -55,7 +55,7 @@ flags.DEFINE_float(
     "ema_decay",
     _D.ema_decay,
     "Decay of an EMA copy of the generator used for samples, evaluation and the export "
-    "(e.g. 0.999); 0 = no EMA.",
+    "(e.g. 0.99); 0 = no EMA.",
     lower_bound=0.0,
     upper_bound=0.999999,
 )
