@@ -1,0 +1,218 @@
+r"""Trains the presets, measures them at chosen epochs, and writes the README's results.
+
+Usage:
+  # Train a preset (flags/NAME.cfg, as the command line would) with seed 0 and
+  # evaluate it at 10,000 samples after the listed epochs; resumable.
+  python scripts/make_preset_results.py train --preset=seed --eval_epochs=10,100,1000
+  python scripts/make_preset_results.py train --preset=best
+  # Extra flags after `--` override the preset (e.g. fewer epochs):
+  python scripts/make_preset_results.py train --preset=best -- --epochs=5
+
+  # From the measured runs: docs/<preset>_preset_grid.png (10x10, one row per
+  # digit, fixed noise, at the last measured epoch) and the Markdown results
+  # table (with the real-data row) on stdout; --readme also puts it in README.md.
+  python scripts/make_preset_results.py report [--presets=seed,best] [--readme]
+
+Runs go to runs/presets/<preset> (--out). After each evaluated epoch the run
+writes results/epoch_NNNN.json there (the evaluator's summary at --eval_samples,
+seed 0, and the training wall time so far, evaluation excluded) and
+results/grid_epoch_NNNN.png; the training time excludes those evaluations but
+includes everything else the run does per epoch (sample grid, checkpoint).
+`report` also measures the real-data row (MNIST train digits) at the same
+number of samples and seed.
+"""
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = os.path.join(REPO, "docs")
+sys.path.insert(0, REPO)
+
+from keras_cgan import cli  # noqa: E402
+
+
+def preset_config(preset, overrides, workdir, seed):
+    """The `TrainConfig` that `python -m keras_cgan.main --flagfile=flags/PRESET.cfg` builds."""
+    from absl import flags
+
+    from keras_cgan import main as main_lib
+
+    flagfile = os.path.join(REPO, "flags", f"{preset}.cfg")
+    if not os.path.isfile(flagfile):
+        raise SystemExit(f"no preset {flagfile}")
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(
+        [
+            "keras_cgan.main",
+            f"--flagfile={flagfile}",
+            f"--workdir={workdir}",
+            f"--seed={seed}",
+            "--verbose=2",
+            *overrides,
+        ]
+    )
+    return main_lib.config_from_flags()
+
+
+def make_eval_callback(evaluator, epochs, num_samples, results_dir):
+    """A callback that evaluates after each epoch in `epochs` (1-based) and records it."""
+    import keras
+    import numpy as np
+
+    from keras_cgan import callbacks as callbacks_lib
+
+    class EvaluateAtEpochs(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            os.makedirs(results_dir, exist_ok=True)
+            done = sorted(glob.glob(os.path.join(results_dir, "epoch_*.json")))
+            # Training time carried over from a resumed run's last record.
+            self.seconds = json.load(open(done[-1]))["train_seconds"] if done else 0.0
+            self.carried_epoch = json.load(open(done[-1]))["epoch"] if done else 0
+            rng = np.random.default_rng(0)
+            self.labels = np.repeat(np.arange(10), 10)
+            self.noise = rng.standard_normal((100, self.model.latent_dim), dtype=np.float32)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds += time.perf_counter() - self.started
+            if epoch + 1 not in epochs:
+                return
+            result = evaluator.evaluate(self.model, num_samples, seed=0)
+            record = {
+                "epoch": epoch + 1,
+                "train_seconds": self.seconds,
+                "num_samples": num_samples,
+                "metrics": result.summary(),
+                "per_class": result.to_dict(),
+                "losses": {k: float(v) for k, v in (logs or {}).items()},
+            }
+            path = os.path.join(results_dir, f"epoch_{epoch + 1:04d}.json")
+            with open(path, "w") as f:
+                json.dump(record, f, indent=2)
+            grid = callbacks_lib.compose_grid(
+                self.model.generate(self.labels, noise=self.noise), 10, range(10)
+            )
+            callbacks_lib.save_png(
+                grid, os.path.join(results_dir, f"grid_epoch_{epoch + 1:04d}.png")
+            )
+            summary = ", ".join(f"{k} {v:.4g}" for k, v in result.summary().items())
+            print(
+                f"[eval] epoch {epoch + 1} ({self.seconds:.0f} s training): {summary}", flush=True
+            )
+
+    return EvaluateAtEpochs()
+
+
+def cmd_train(args, overrides):
+    cli.quiet_tensorflow()
+    from keras_cgan import evaluation, train
+
+    workdir = os.path.join(args.out, args.preset)
+    config = preset_config(args.preset, overrides, workdir, args.seed)
+    epochs = {int(e) for e in args.eval_epochs.split(",")} if args.eval_epochs else {config.epochs}
+    evaluator = evaluation.Evaluator(mnist_dir=config.mnist_dir, verbose=2)
+    callback = make_eval_callback(
+        evaluator, epochs, args.eval_samples, os.path.join(workdir, "results")
+    )
+    start = time.perf_counter()
+    train.train(config, callbacks=[callback])
+    print(f"keras_cgan: {args.preset} done in {time.perf_counter() - start:.0f} s wall")
+
+
+README_BEGIN = "<!-- preset-results:begin (scripts/make_preset_results.py report --readme) -->"
+README_END = "<!-- preset-results:end -->"
+_HEADER = (
+    "| run | training time | accuracy | FID | class FID | precision | recall | diversity "
+    "| MNIST score |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+)
+
+
+def _row(name, minutes, m):
+    return (
+        f"| {name} | {minutes} | {m['accuracy']:.4f} | {m['fid']:.2f} | {m['class_fid']:.2f} | "
+        f"{m['precision']:.3f} | {m['recall']:.3f} | {m['diversity']:.3f} | {m['score']:.2f} |"
+    )
+
+
+def cmd_report(args, overrides):
+    del overrides
+    rows = []
+    for preset in args.presets.split(","):
+        results = os.path.join(args.out, preset, "results")
+        paths = sorted(glob.glob(os.path.join(results, "epoch_*.json")))
+        records = [json.load(open(p)) for p in paths]
+        if not records:
+            raise SystemExit(f"no results for {preset} in {results}: run `train --preset={preset}`")
+        for r in records:
+            if r["num_samples"] != args.eval_samples:
+                raise SystemExit(f"{preset}: epoch {r['epoch']} was measured at {r['num_samples']}")
+            rows.append(
+                _row(
+                    f"{preset}, {r['epoch']} epochs",
+                    f"{r['train_seconds'] / 60:.1f} min",
+                    r["metrics"],
+                )
+            )
+        last = records[-1]["epoch"]
+        os.makedirs(DOCS, exist_ok=True)
+        shutil.copy(
+            os.path.join(results, f"grid_epoch_{last:04d}.png"),
+            os.path.join(DOCS, f"{preset}_preset_grid.png"),
+        )
+    cli.quiet_tensorflow()
+    from keras_cgan import data, evaluation
+
+    evaluator = evaluation.Evaluator(mnist_dir=args.mnist_dir)
+    images, labels = data.load_mnist("train", mnist_dir=args.mnist_dir)
+    real = evaluator.evaluate(evaluation.real_data_sampler(images, labels), args.eval_samples, 0)
+    rows.append(_row("real data (MNIST train)", "", real.summary()))
+    table = _HEADER + "\n" + "\n".join(rows)
+    print(table)
+    if args.readme:
+        path = os.path.join(REPO, "README.md")
+        text = open(path).read()
+        if README_BEGIN not in text or README_END not in text:
+            raise SystemExit(f"README.md lacks the markers {README_BEGIN} ... {README_END}")
+        head, rest = text.split(README_BEGIN, 1)
+        _, tail = rest.split(README_END, 1)
+        with open(path, "w") as f:
+            f.write(head + README_BEGIN + "\n" + table + "\n" + README_END + tail)
+        print(f"updated the table in {path}")
+
+
+def main():
+    argv = sys.argv[1:]
+    overrides = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, overrides = argv[:i], argv[i + 1 :]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("train", "report"):
+        p = sub.add_parser(name)
+        p.add_argument("--out", default=os.path.join("runs", "presets"))
+        p.add_argument("--eval_samples", type=int, default=10000)
+        p.add_argument("--mnist_dir", default=os.environ.get("KERAS_CGAN_MNIST_DIR"))
+    train_p = sub.choices["train"]
+    train_p.add_argument("--preset", required=True)
+    train_p.add_argument("--eval_epochs", default="", help="comma-separated; default: the last")
+    train_p.add_argument("--seed", type=int, default=0)
+    report_p = sub.choices["report"]
+    report_p.add_argument("--presets", default="seed,best")
+    report_p.add_argument(
+        "--readme", action="store_true", help="also replace the table between the README markers"
+    )
+    args = parser.parse_args(argv)
+    {"train": cmd_train, "report": cmd_report}[args.command](args, overrides)
+
+
+if __name__ == "__main__":
+    main()
