@@ -28,7 +28,8 @@ class TrainConfig:
         epochs: Total number of epochs (>= 1).
         batch_size: Examples per training step (>= 1).
         latent_dim: Width of the noise vector z (>= 1).
-        hidden_units: Width of the hidden layer (mlp) or base filter count (dcgan).
+        hidden_units: Width of the hidden layer (mlp) or base filter count
+            (dcgan, dcgan_proj).
         arch: Network pair, one of `ARCHS`.
         learning_rate: Adam learning rate of the generator (and of the
             discriminator unless `d_learning_rate` is set).
@@ -38,8 +39,6 @@ class TrainConfig:
         beta_2: Adam beta_2 for both optimizers.
         loss: GAN loss, one of `LOSSES`: "bce" (binary cross-entropy from
             logits, the tutorial's) or "hinge" (`keras_cgan.losses.Hinge`).
-        label_smoothing: One-sided label smoothing: the discriminator's
-            "real" target is 1 - label_smoothing (0 = none).
         ema_decay: Decay of the EMA copy of the generator that samples, grids,
             evaluation and the export use; 0 = no EMA (sample the trained
             generator).
@@ -86,7 +85,6 @@ class TrainConfig:
     beta_1: float = 0.9
     beta_2: float = 0.999
     loss: str = "bce"
-    label_smoothing: float = 0.0
     ema_decay: float = 0.0
     num_classes: int = 10
     train_examples: int = 0
@@ -150,10 +148,6 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in [0, 1), got {value}")
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown loss {self.loss!r}: choose one of {', '.join(LOSSES)}")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.label_smoothing and self.loss != "bce":
-            raise ConfigError(f"label_smoothing applies to loss 'bce' only, not {self.loss!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay must be in [0, 1) (0 = no EMA), got {self.ema_decay}")
         if self.strategy not in STRATEGIES:

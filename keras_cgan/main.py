@@ -21,7 +21,7 @@ flags.DEFINE_integer("latent_dim", _D.latent_dim, "Width of the noise vector z."
 flags.DEFINE_integer(
     "hidden_units",
     _D.hidden_units,
-    "Hidden width (mlp) or base filter count (dcgan).",
+    "Hidden width (mlp) or base filter count (dcgan, dcgan_proj).",
     lower_bound=1,
 )
 flags.DEFINE_enum(
@@ -52,17 +52,10 @@ flags.DEFINE_enum(
     "GAN loss: bce (binary cross-entropy from logits, the tutorial's) or hinge.",
 )
 flags.DEFINE_float(
-    "label_smoothing",
-    _D.label_smoothing,
-    "One-sided label smoothing: the discriminator's 'real' target is 1 - this (bce only).",
-    lower_bound=0.0,
-    upper_bound=0.999999,
-)
-flags.DEFINE_float(
     "ema_decay",
     _D.ema_decay,
     "Decay of an EMA copy of the generator used for samples, evaluation and the export "
-    "(e.g. 0.999); 0 = no EMA.",
+    "(e.g. 0.99); 0 = no EMA.",
     lower_bound=0.0,
     upper_bound=0.999999,
 )
@@ -170,7 +163,6 @@ def config_from_flags(flag_values=FLAGS) -> TrainConfig:
         beta_1=flag_values.beta_1,
         beta_2=flag_values.beta_2,
         loss=flag_values.loss,
-        label_smoothing=flag_values.label_smoothing,
         ema_decay=flag_values.ema_decay,
         train_examples=flag_values.train_examples,
         mnist_dir=flag_values.mnist_dir,

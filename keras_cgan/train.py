@@ -68,7 +68,7 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
             config.discriminator_learning_rate, name="d_adam", **adam
         ),
         g_optimizer=keras.optimizers.Adam(config.learning_rate, name="g_adam", **adam),
-        loss_fn=losses.make_loss(config.loss, config.label_smoothing),
+        loss_fn=losses.make_loss(config.loss),
         jit_compile=perf.resolve_jit_compile(config.arch, config.jit_compile),
     )
     return gan

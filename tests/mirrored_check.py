@@ -30,7 +30,7 @@ def build(strategy):
     d_opt, g_opt = keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)
     with strategy.scope():
         g, d = networks.build_networks("mlp", LATENT, 10, 16)
-        gan = ConditionalGAN(g, d, latent_dim=LATENT, seed=7)
+        gan = ConditionalGAN(g, d, latent_dim=LATENT, seed=7, ema_decay=0.5)
         gan.compile(d_optimizer=d_opt, g_optimizer=g_opt)
     return gan
 
@@ -69,9 +69,19 @@ for feed_noise in (True, False):
         float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
         for a, b in zip(single.trainable_weights, fresh.trainable_weights, strict=True)
     )
+    ema_diff = max(
+        float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        for a, b in zip(single.ema_generator.weights, multi.ema_generator.weights, strict=True)
+    )
+    ema_moved = max(
+        float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        for a, b in zip(multi.ema_generator.weights, fresh.ema_generator.weights, strict=True)
+    )
     report["fed" if feed_noise else "drawn"] = {
         "weight_diff": weight_diff,
         "weights_moved": moved,
+        "ema_diff": ema_diff,
+        "ema_moved": ema_moved,
         "single": single_logs,
         "mirrored": multi_logs,
         "steps": int(multi.train_steps.numpy()),

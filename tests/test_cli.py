@@ -95,11 +95,6 @@ def _run_main(*args, env_extra=None):
         (["--loss=wgan"], "flag --loss=wgan: value should be one of <bce|hinge>"),
         (["--ema_decay=1"], "flag --ema_decay=1"),
         (["--ema_decay=-0.5"], "flag --ema_decay=-0.5"),
-        (["--label_smoothing=1.2"], "flag --label_smoothing=1.2"),
-        (
-            ["--loss=hinge", "--label_smoothing=0.1"],
-            "label_smoothing applies to loss 'bce' only, not 'hinge'",
-        ),
         (["--mixed_precision=float8"], "flag --mixed_precision=float8: value should be one of"),
         (["--steps_per_execution=0"], "flag --steps_per_execution=0"),
         (["--flagfile=flags/no_such_preset.cfg"], "Unable to open flagfile"),

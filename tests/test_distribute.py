@@ -34,6 +34,7 @@ def test_mirrored_over_two_cpus_equals_one_device():
         assert r["steps"] == 3
         assert r["weights_moved"] > 1e-3  # Training did something...
         assert r["weight_diff"] < 1e-5, noise  # ...and the same on 1 and 2 replicas.
+        assert r["ema_moved"] > 1e-4 and r["ema_diff"] < 1e-5, noise  # The EMA generator too.
         for name in ("d_loss", "g_loss", "d_acc"):
             assert r["mirrored"][name] == pytest.approx(r["single"][name], rel=1e-5), (noise, name)
     assert report["train"] == {"jit_compile": False, "steps": 4, "exported": True}

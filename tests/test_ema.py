@@ -159,3 +159,17 @@ def test_checkpoints_hold_the_ema_and_resume_exactly(tiny_config):
         key = next(iter(change))
         with pytest.raises(ConfigError, match=f"holds a run with {key}="):
             train.train(config.replace(epochs=4, **change))
+
+
+def test_ema_under_mixed_bfloat16_exports_float32_ema_images(tiny_config):
+    config = tiny_config.replace(
+        arch="dcgan_proj", ema_decay=0.9, mixed_precision="mixed_bfloat16", epochs=1
+    )
+    gan = train.train(config)
+    assert gan.ema_generator.get_layer("project").compute_dtype == "bfloat16"
+    assert all(v.dtype == "float32" for v in gan.ema_generator.variables)
+    labels, probe = _probe()
+    served = export.ExportedGenerator(os.path.join(config.workdir, "export"))
+    images = served.generate(labels, noise=probe)
+    assert images.dtype == np.float32
+    np.testing.assert_allclose(images, gan.generate(labels, noise=probe), atol=1e-6)

@@ -21,29 +21,11 @@ def test_hinge_values():
     np.testing.assert_allclose(_per_example(hinge, 0.0, logits), [0.0, 0.5, 1.0, 1.5, 3.0])
 
 
-def test_smoothed_bce_smooths_only_the_real_target():
-    smoothed = losses.SmoothedBinaryCrossentropy(0.1)
-    logits = np.array([-3.0, 0.0, 2.0], np.float32)
-    sigmoid = 1 / (1 + np.exp(-logits))
-    want_real = -(0.9 * np.log(sigmoid) + 0.1 * np.log(1 - sigmoid))
-    want_fake = -np.log(1 - sigmoid)
-    np.testing.assert_allclose(_per_example(smoothed, 1.0, logits), want_real, rtol=1e-5)
-    np.testing.assert_allclose(_per_example(smoothed, 0.0, logits), want_fake, rtol=1e-5)
-    plain = losses.SmoothedBinaryCrossentropy(0.0)
-    bce = keras.losses.BinaryCrossentropy(from_logits=True)
-    np.testing.assert_allclose(
-        _per_example(plain, 1.0, logits), _per_example(bce, 1.0, logits), rtol=1e-5
-    )
-    with pytest.raises(ValueError, match="smoothing must be in"):
-        losses.SmoothedBinaryCrossentropy(1.0)
-
-
 def test_make_loss_default_is_the_tutorials_bce():
     loss = losses.make_loss()
     assert type(loss) is keras.losses.BinaryCrossentropy
     assert loss.get_config()["from_logits"] is True
     assert loss.get_config()["label_smoothing"] == 0.0
-    assert isinstance(losses.make_loss("bce", 0.2), losses.SmoothedBinaryCrossentropy)
     assert isinstance(losses.make_loss("hinge"), losses.Hinge)
     with pytest.raises(ValueError, match="unknown loss"):
         losses.make_loss("wasserstein")
@@ -64,10 +46,8 @@ def test_train_step_uses_the_hinge_loss():
     assert logs["g_loss"] == pytest.approx(float(expected_g), rel=1e-5)
 
 
-@pytest.mark.parametrize(
-    "loss", [losses.Hinge(), losses.SmoothedBinaryCrossentropy(0.25)], ids=["hinge", "smoothed"]
-)
-def test_losses_survive_save_and_load(loss, tmp_path):
+def test_hinge_survives_save_and_load(tmp_path):
+    loss = losses.Hinge()
     gan = make_tiny_gan("dcgan_proj", loss_fn=loss)
     gan.save(str(tmp_path / "gan.keras"))
     loaded = keras.models.load_model(str(tmp_path / "gan.keras"))
