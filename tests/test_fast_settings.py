@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURE_MNIST, fake_batch, make_tiny_gan
+from conftest import fake_batch, make_tiny_gan
 from keras_cgan import data, perf, rng, train
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import ConfigError
@@ -47,18 +47,13 @@ def _relative_difference(initial, a, b):
 
 
 @pytest.fixture
-def plain_config(tmp_path):
-    # 300 examples at batch 16: 18 steps per epoch, so stacks of 5 end with a
-    # stack of 3 in every epoch.
-    return TrainConfig(
-        epochs=2,
-        batch_size=16,
-        latent_dim=8,
-        hidden_units=16,
-        mnist_dir=FIXTURE_MNIST,
+def plain_config(tiny_config, tmp_path):
+    # All 300 fixture examples at batch 16: 18 steps per epoch, so stacks of 5
+    # end with a stack of 3 in every epoch.
+    return tiny_config.replace(
+        train_examples=0,
         workdir=str(tmp_path / "plain"),
         seed=3,
-        verbose=0,
         jit_compile=False,
         steps_per_execution=1,
     )
