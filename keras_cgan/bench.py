@@ -14,9 +14,10 @@ Sections (`--sections`):
 * fit: `keras_cgan.train.train` exactly as `python -m keras_cgan.main
   --flagfile=flags/PRESET.cfg` runs it (callbacks, metrics, progress bar,
   model saving), one repeat per epoch; the callbacks' share of each epoch;
-* bare: the same training math (`ConditionalGAN.apply_step` and its noise
-  draw) in a minimal `tf.function` with K steps per call in a `tf.while_loop`
-  over batches already in memory, no Keras `fit`, no callbacks, no metrics;
+* bare: the same training math (input scaling, noise draw, `apply_step`, EMA
+  update, step counter) in a minimal `tf.function` with K steps per call in a
+  `tf.while_loop` over uint8 batches already in memory, no Keras `fit`, no
+  callbacks, no metrics;
   its fastest variant is the reference of the fit/bare ratio. With the fit
   section, each fit epoch is followed by one epoch of each bare variant, so
   both are measured under the same machine load;
@@ -278,39 +279,48 @@ def bench_fit(
     return fit, bare
 
 
-def _memory_batches(images, labels, batch_size, stack, dtype):
-    """Stacks `[K, B, ...]` of float images and one-hot labels, built once, in memory."""
+def _memory_batches(images, labels, batch_size, stack):
+    """Stacks `[K, B, 28, 28, 1]` of uint8 images and `[K, B]` int32 labels, in memory.
+
+    The format the training pipeline hands `fit` (`make_dataset(raw=True)`).
+    """
     import numpy as np
     import tensorflow as tf
 
     n = len(images) // (batch_size * stack) * batch_size * stack
-    x = images[:n].astype(np.float32) / np.float32(255.0)
-    y = np.eye(10, dtype=np.float32)[labels[:n]]
-    shape_x = (-1, stack, batch_size) + x.shape[1:]
-    shape_y = (-1, stack, batch_size, 10)
-    xs, ys = x.reshape(shape_x), y.reshape(shape_y)
-    return [(tf.cast(xs[i], dtype), tf.cast(ys[i], dtype)) for i in range(len(xs))]
+    xs = images[:n].reshape((-1, stack, batch_size) + images.shape[1:])
+    ys = labels[:n].astype(np.int32).reshape(-1, stack, batch_size)
+    return [(tf.constant(xs[i]), tf.constant(ys[i])) for i in range(len(xs))]
 
 
 def make_bare_loop(gan, jit_compile: bool):
-    """A `tf.function(images [K,B,28,28,1], one_hot [K,B,10])` running K train steps.
+    """A `tf.function(images uint8 [K,B,28,28,1], labels int32 [K,B])` running K train steps.
 
-    The same math as `fit` (`apply_step` and `draw_noise`) in a
-    `tf.while_loop`; no Keras `fit`, callbacks or metrics.
+    The same math as `fit` in a `tf.while_loop`, written out: per step, the
+    inputs scaled to [0, 1] and one-hot encoded, the noise drawn
+    (`draw_noise`), the update (`apply_step`), the EMA generator's update if
+    the model has one, and the step counter that keys the next step's noise
+    (without it every step would draw the same noise, and XLA would compute
+    it once, outside the loop). No Keras `fit`, callbacks or metrics.
     """
     import tensorflow as tf
 
-    def run(images, one_hot):
+    def run(images, labels):
         batch = tf.shape(images)[1]
 
         def body(i):
-            gan.apply_step(images[i], one_hot[i], gan.draw_noise(batch))
+            x = tf.cast(images[i], tf.float32) / 255.0
+            y = tf.one_hot(labels[i], gan.num_classes)
+            gan.apply_step(x, y, gan.draw_noise(batch))
+            if gan.ema_generator is not None:
+                gan._update_ema()
+            gan.train_steps.assign_add(1)
             return (i + 1,)
 
         tf.while_loop(
             lambda i: i < tf.shape(images)[0], body, (tf.constant(0),), parallel_iterations=1
         )
-        return gan.d_optimizer.iterations
+        return gan.train_steps.value
 
     return tf.function(run, jit_compile=jit_compile)
 
@@ -319,7 +329,7 @@ def bare_loop_runner(config: TrainConfig, steps: int, jit_compile: bool, stack: 
     """A callable running one epoch of the bare loop; returns its seconds.
 
     The epoch is `steps` steps rounded down to a multiple of K = `stack`
-    (capped at `steps`), over float32 batches already in memory.
+    (capped at `steps`), over batches already in memory.
 
     Returns:
         `(runner, info)`: `info` holds `steps_per_call` and `steps`.
@@ -332,7 +342,7 @@ def bare_loop_runner(config: TrainConfig, steps: int, jit_compile: bool, stack: 
     )
     gan = train.build_gan(config.replace(jit_compile=False))
     loop = make_bare_loop(gan, jit_compile)
-    batches = _memory_batches(images, labels, config.batch_size, stack, gan.compute_dtype)
+    batches = _memory_batches(images, labels, config.batch_size, stack)
 
     def runner():
         start = time.perf_counter()

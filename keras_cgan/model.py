@@ -223,7 +223,7 @@ class ConditionalGAN(keras.Model):
         return generator([noise, one_hot], training=training)
 
     def _unpack(self, data):
-        """Returns `(images, one_hot, noise_or_None, stacked)`, float32."""
+        """Returns `(images, labels, noise_or_None, stacked)` as given (see `_prepare`)."""
         x, y, extra = keras.utils.unpack_x_y_sample_weight(data)
         if isinstance(x, dict):  # fit(x={"images": ..., "labels": ..., "noise": ...})
             real_images, labels, noise = x["images"], x["labels"], x.get("noise")
@@ -237,15 +237,24 @@ class ConditionalGAN(keras.Model):
             )
         real_images, labels = tf.convert_to_tensor(real_images), tf.convert_to_tensor(labels)
         stacked = real_images.shape.rank == 5  # [K, B, 28, 28, 1]: K steps in one call.
+        return real_images, labels, noise, stacked
+
+    def _prepare(self, real_images, labels, noise):
+        """One step's inputs as float32 `[B, 28, 28, 1]` in [0, 1], one-hot, noise.
+
+        Done per step, inside the K-step loop: converting a whole stack of
+        uint8 pixels up front would write (and then read back) a float copy
+        4x its size.
+        """
         if real_images.dtype == tf.uint8:  # Raw MNIST pixels, 0..255.
             real_images = tf.cast(real_images, tf.float32) / 255.0
         real_images = tf.cast(real_images, tf.float32)
-        if labels.shape.rank == (2 if stacked else 1):  # Integer class ids.
+        if labels.shape.rank == 1:  # Integer class ids.
             labels = tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
         labels = tf.cast(labels, tf.float32)
         if noise is not None:
             noise = tf.cast(noise, tf.float32)
-        return real_images, labels, noise, stacked
+        return real_images, labels, noise
 
     @staticmethod
     def _replicas(local_batch):
@@ -336,6 +345,7 @@ class ConditionalGAN(keras.Model):
         return d_loss, g_loss, real_logits, fake_logits
 
     def _step_with_metrics(self, real_images, labels, noise):
+        real_images, labels, noise = self._prepare(real_images, labels, noise)
         local_batch = tf.shape(real_images)[0]
         sizes, replica_id = self._replicas(local_batch)
         weight = tf.cast(local_batch, tf.float32) / tf.cast(tf.reduce_sum(sizes), tf.float32)
