@@ -13,6 +13,8 @@ import os
 import keras
 import numpy as np
 
+from keras_cgan.fileio import run_job
+
 _PAD = 2  # Pixels between tiles.
 
 
@@ -66,7 +68,7 @@ def compose_grid(images, rows, row_labels=None, scale=2):
         grid = np.concatenate([column, grid], axis=1)
     grid = np.pad(grid, ((0, _PAD), (0, _PAD)))
     if scale > 1:
-        grid = np.kron(grid, np.ones((scale, scale), dtype=np.uint8))
+        grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
     return grid
 
 
@@ -98,11 +100,22 @@ class SampleGrid(keras.callbacks.Callback):
         seed: Seed of the fixed noise.
         tensorboard_dir: If set, also log the grid as a TensorBoard image there.
         gif: Write `progress.gif` at the end of training.
+        writer: Optional `keras_cgan.fileio.BackgroundWriter`: the PNG is
+            encoded and written on its thread while training goes on (the
+            grid itself is generated at the end of the epoch).
         **kwargs: Passed to `keras.callbacks.Callback`.
     """
 
     def __init__(
-        self, directory, every=1, per_class=10, seed=0, tensorboard_dir=None, gif=True, **kwargs
+        self,
+        directory,
+        every=1,
+        per_class=10,
+        seed=0,
+        tensorboard_dir=None,
+        gif=True,
+        writer=None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.directory = directory
@@ -111,8 +124,9 @@ class SampleGrid(keras.callbacks.Callback):
         self.seed = seed
         self.tensorboard_dir = tensorboard_dir
         self.gif = gif
+        self.writer = writer
         self.noise = None
-        self._writer = None
+        self._summary_writer = None
 
     def on_train_begin(self, logs=None):
         os.makedirs(self.directory, exist_ok=True)
@@ -121,10 +135,10 @@ class SampleGrid(keras.callbacks.Callback):
         if self.noise is None:
             rng = np.random.default_rng(self.seed)
             self.noise = rng.standard_normal((len(self.labels), gan.latent_dim), dtype=np.float32)
-        if self.tensorboard_dir and self._writer is None:
+        if self.tensorboard_dir and self._summary_writer is None:
             import tensorflow as tf
 
-            self._writer = tf.summary.create_file_writer(self.tensorboard_dir)
+            self._summary_writer = tf.summary.create_file_writer(self.tensorboard_dir)
 
     def render(self):
         """Returns the current grid as uint8 `[H, W]`."""
@@ -135,15 +149,19 @@ class SampleGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         grid = self.render()
-        save_png(grid, os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png"))
-        if self._writer is not None:
+        run_job(
+            self.writer, save_png, grid, os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png")
+        )
+        if self._summary_writer is not None:
             import tensorflow as tf
 
-            with self._writer.as_default():
+            with self._summary_writer.as_default():
                 tf.summary.image("samples", grid[None, :, :, None], step=epoch + 1)
-            self._writer.flush()
+            self._summary_writer.flush()
 
     def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.wait()
         if self.gif:
             write_gif(self.directory)
 

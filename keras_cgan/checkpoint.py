@@ -31,7 +31,7 @@ import numpy as np
 
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import ConfigError, KerasCganError
-from keras_cgan.fileio import replace_dir, resolve_dir
+from keras_cgan.fileio import replace_dir, resolve_dir, run_job
 
 LATEST = "latest"
 _STATE_NPZ = "state.npz"
@@ -70,14 +70,30 @@ def state_variables(gan):
     }
 
 
+def snapshot_state(gan, grid_noise=None):
+    """The values a checkpoint holds: `{key: np.ndarray}` (see `state_variables`).
+
+    Args:
+        gan: A compiled `ConditionalGAN`.
+        grid_noise: Optional float32 `[N, latent_dim]` sample-grid noise.
+    """
+    arrays = {key: np.asarray(v) for key, v in state_variables(gan).items()}
+    if grid_noise is not None:
+        arrays[_GRID_NOISE] = np.asarray(grid_noise, np.float32)
+    return arrays
+
+
+def _non_finite(arrays):
+    return [
+        key
+        for key, value in arrays.items()
+        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value))
+    ]
+
+
 def non_finite_variables(gan):
     """Keys of the (floating point) state variables holding a NaN or Inf."""
-    bad = []
-    for key, v in state_variables(gan).items():
-        value = np.asarray(v)
-        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
-            bad.append(key)
-    return bad
+    return _non_finite(snapshot_state(gan))
 
 
 def save_checkpoint(directory, gan, config, *, epoch, step=0, grid_noise=None):
@@ -94,13 +110,21 @@ def save_checkpoint(directory, gan, config, *, epoch, step=0, grid_noise=None):
     Returns:
         The checkpoint folder.
     """
+    return write_checkpoint(
+        directory, snapshot_state(gan, grid_noise), config, epoch=epoch, step=step
+    )
+
+
+def write_checkpoint(directory, arrays, config, *, epoch, step=0):
+    """Writes `snapshot_state` arrays as `<directory>/latest` atomically; returns that folder.
+
+    Needs no TensorFlow, so it can run on a background thread while training
+    goes on (`CheckpointCallback(writer=...)`).
+    """
     os.makedirs(directory, exist_ok=True)
     tmp = os.path.join(directory, f".tmp-{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    arrays = {key: np.asarray(v) for key, v in state_variables(gan).items()}
-    if grid_noise is not None:
-        arrays[_GRID_NOISE] = np.asarray(grid_noise, np.float32)
     with open(os.path.join(tmp, _STATE_NPZ), "wb") as f:
         np.savez(f, **arrays)
         f.flush()
@@ -205,8 +229,13 @@ class CheckpointCallback(keras.callbacks.Callback):
     at the end of training, it writes a checkpoint. While training it turns
     SIGTERM and SIGINT into "finish this step, checkpoint, stop": training
     ends with `TrainingInterrupted`; a second Ctrl-C interrupts at once. The
-    caller should call `restore_signal_handlers()` in a `finally` (an exception
-    raised inside `fit` skips `on_train_end`).
+    caller should call `finish()` in a `finally` (an exception raised inside
+    `fit` skips `on_train_end`).
+
+    With a `writer`, the epoch checkpoints are written on its background
+    thread: the weights are read and checked here, at the end of the epoch,
+    and training goes on while the files are written. Checkpoints at the end
+    of training, on a signal, and the divergence report wait for the writes.
 
     Args:
         directory: The checkpoints folder.
@@ -215,6 +244,8 @@ class CheckpointCallback(keras.callbacks.Callback):
         every: Checkpoint every this many epochs.
         sample_grid: Optional `SampleGrid` whose fixed noise is saved too.
         handle_signals: Install the SIGTERM/SIGINT handlers (main thread only).
+        writer: Optional `keras_cgan.fileio.BackgroundWriter` for the epoch
+            checkpoints (None: written before `on_epoch_end` returns).
         **kwargs: Passed to `keras.callbacks.Callback`.
     """
 
@@ -226,6 +257,7 @@ class CheckpointCallback(keras.callbacks.Callback):
         every=1,
         sample_grid=None,
         handle_signals=True,
+        writer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -235,6 +267,7 @@ class CheckpointCallback(keras.callbacks.Callback):
         self.every = int(every)
         self.sample_grid = sample_grid
         self.handle_signals = handle_signals
+        self.writer = writer
         self._signal = None
         self._previous_handlers = {}
         self._last_saved = None
@@ -261,6 +294,17 @@ class CheckpointCallback(keras.callbacks.Callback):
             signal.signal(signum, handler)
         self._previous_handlers = {}
 
+    def wait_for_writes(self):
+        """Blocks until queued checkpoint writes are done; raises a failed write's error."""
+        if self.writer is not None:
+            self.writer.wait()
+
+    def finish(self):
+        """Restores the signal handlers and waits for the writes; call in a `finally`."""
+        self.restore_signal_handlers()
+        if self.writer is not None:
+            self.writer.close()
+
     def _iterations(self):
         return int(np.asarray(self.model.train_steps))
 
@@ -279,14 +323,21 @@ class CheckpointCallback(keras.callbacks.Callback):
 
     # Divergence.
     def _check_weights(self, where):
-        bad = non_finite_variables(self.model)
+        """The checkpoint arrays of the current state, after checking them for NaN/Inf."""
+        arrays = snapshot_state(self.model, self._grid_noise())
+        bad = _non_finite(arrays)
         if bad:
             raise TrainingDiverged(
                 f"training diverged in {where}: {bad[0]} holds NaN/Inf ({len(bad)} variables); "
                 f"{self._kept()}"
             )
+        return arrays
 
     def _kept(self):
+        try:
+            self.wait_for_writes()  # The last good checkpoint may still be on its way.
+        except Exception:  # noqa: BLE001 - the divergence is the error to report.
+            pass
         ckpt = find_checkpoint(self.directory)
         if ckpt is None:
             return "no checkpoint had been written yet; lower the learning rate"
@@ -307,9 +358,18 @@ class CheckpointCallback(keras.callbacks.Callback):
                 raise TrainingDiverged(
                     f"training diverged in {where}: {name} is {value}; {self._kept()}"
                 )
-        self._check_weights(where)
+        arrays = self._check_weights(where)
         if (epoch + 1) % self.every == 0:
-            self._save(epoch + 1, 0)
+            run_job(
+                self.writer,
+                write_checkpoint,
+                self.directory,
+                arrays,
+                self.config,
+                epoch=epoch + 1,
+                step=0,
+            )
+            self._last_saved = (epoch + 1, 0)
 
     def on_train_end(self, logs=None):
         if self._signal is not None:
@@ -318,11 +378,21 @@ class CheckpointCallback(keras.callbacks.Callback):
         epoch, step = divmod(self._iterations(), self.steps_per_epoch)
         if self._last_saved != (epoch, step) and not non_finite_variables(self.model):
             self._save(epoch, step)
+        self.wait_for_writes()
+
+    def _grid_noise(self):
+        return self.sample_grid.noise if self.sample_grid is not None else None
 
     def _save(self, epoch, step):
-        noise = self.sample_grid.noise if self.sample_grid is not None else None
+        """Writes a checkpoint now, after any queued writes."""
+        self.wait_for_writes()
         path = save_checkpoint(
-            self.directory, self.model, self.config, epoch=epoch, step=step, grid_noise=noise
+            self.directory,
+            self.model,
+            self.config,
+            epoch=epoch,
+            step=step,
+            grid_noise=self._grid_noise(),
         )
         self._last_saved = (epoch, step)
         return path

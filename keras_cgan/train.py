@@ -9,7 +9,7 @@ import time
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import checkpoint, data, distribute, losses, networks, perf
+from keras_cgan import checkpoint, data, distribute, fileio, losses, networks, perf
 from keras_cgan.config import TrainConfig
 from keras_cgan.model import ConditionalGAN
 
@@ -123,11 +123,15 @@ def make_callbacks(
     workdir = config.workdir
     csv_path = os.path.join(workdir, "metrics.csv")
     tb_dir = os.path.join(workdir, "tensorboard") if config.tensorboard else None
+    # Sample grids and epoch checkpoints are written on one background thread,
+    # in order, while the next epoch trains; `guard.finish()` waits for them.
+    writer = fileio.BackgroundWriter()
     grid = callbacks_lib.SampleGrid(
         os.path.join(workdir, "samples"),
         every=config.sample_every,
         seed=config.seed,
         tensorboard_dir=tb_dir and os.path.join(tb_dir, "samples"),
+        writer=writer,
     )
     grid.noise = grid_noise
     guard = checkpoint.CheckpointCallback(
@@ -136,6 +140,7 @@ def make_callbacks(
         steps_per_epoch,
         every=config.checkpoint_every,
         sample_grid=grid,
+        writer=writer,
     )
     result = [guard, grid]
     if evaluator is not None and config.eval_every:
@@ -278,7 +283,7 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
             for start, end, skip in phases:
                 _fit(gan, strategy, config, images, labels, start, end, skip, steps, run_callbacks)
         finally:
-            guard.restore_signal_handlers()
+            guard.finish()
             if not chief:
                 shutil.rmtree(guard.directory, ignore_errors=True)
 

@@ -126,6 +126,20 @@ def test_divergence_stops_cleanly_and_keeps_the_last_good_state(tiny_config):
     assert not os.path.exists(os.path.join(config.workdir, "samples", "epoch_0003.png"))
 
 
+def test_divergence_reports_the_checkpoint_written_in_the_background(tiny_config, tmp_path):
+    # One run: epochs 1-2 checkpointed on the background writer, NaN in epoch 3.
+    # The report waits for the epoch-2 write, which holds the same state as a
+    # clean 2-epoch run.
+    config = tiny_config.replace(epochs=4)
+    with pytest.raises(checkpoint.TrainingDiverged, match=r"last good checkpoint \(epoch 2\)"):
+        train.train(config, callbacks=[_PoisonAtEpoch(2)])
+    clean = tiny_config.replace(epochs=2, workdir=str(tmp_path / "clean"))
+    train.train(clean)
+    _assert_same_state(_state(config.workdir), _state(clean.workdir), atol=0)
+    assert os.path.exists(os.path.join(config.workdir, "samples", "epoch_0002.png"))
+    assert not os.path.exists(os.path.join(config.workdir, "samples", "epoch_0003.png"))
+
+
 def test_absurd_learning_rate_stops_with_one_line(tmp_path):
     result = run_cli(
         "main", *TINY_RUN_FLAGS, "--learning_rate=1e38", "--epochs=3", f"--workdir={tmp_path / 'r'}"
