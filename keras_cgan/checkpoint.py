@@ -11,7 +11,9 @@ A checkpoint is a folder `<workdir>/checkpoints/latest/` holding
 It is written to a temporary folder first and swapped in with renames, so a
 process killed at any moment (SIGKILL included) leaves a loadable checkpoint:
 either the new one or the previous one (`latest.old`, picked up on load).
-Writing costs a few milliseconds for the seed model.
+Writing costs a few milliseconds for the seed model; with a
+`fileio.BackgroundWriter`, the epoch checkpoints are written while the next
+epoch trains.
 
 Before each write, `CheckpointCallback` checks the epoch's losses and all
 weights; a NaN or Inf stops training with `TrainingDiverged` and leaves the
