@@ -293,7 +293,12 @@ def _memory_batches(images, labels, batch_size, stack):
     return [(tf.constant(xs[i]), tf.constant(ys[i])) for i in range(len(xs))]
 
 
-def make_bare_loop(gan, jit_compile: bool):
+def xla_label(jit_compile) -> str:
+    """How a `jit_compile` value (True, False or "step") is shown in the tables."""
+    return {True: "XLA", False: "no XLA", "step": "XLA per step"}[jit_compile]
+
+
+def make_bare_loop(gan, jit_compile):
     """A `tf.function(images uint8 [K,B,28,28,1], labels int32 [K,B])` running K train steps.
 
     The same math as `fit` in a `tf.while_loop`, written out: per step, the
@@ -302,19 +307,26 @@ def make_bare_loop(gan, jit_compile: bool):
     the model has one, and the step counter that keys the next step's noise
     (without it every step would draw the same noise, and XLA would compute
     it once, outside the loop). No Keras `fit`, callbacks or metrics.
+
+    `jit_compile`: True (the whole call is one XLA program), False, or "step"
+    (each step its own XLA program, launched from a TensorFlow loop).
     """
     import tensorflow as tf
 
-    def run(images, labels):
-        batch = tf.shape(images)[1]
+    def one_step(images, labels):
+        x = tf.cast(images, tf.float32) / 255.0
+        y = tf.one_hot(labels, gan.num_classes)
+        gan.apply_step(x, y, gan.draw_noise(tf.shape(images)[0]))
+        if gan.ema_generator is not None:
+            gan._update_ema()
+        gan.train_steps.assign_add(1)
 
+    if jit_compile == "step":
+        one_step = tf.function(one_step, jit_compile=True)
+
+    def run(images, labels):
         def body(i):
-            x = tf.cast(images[i], tf.float32) / 255.0
-            y = tf.one_hot(labels[i], gan.num_classes)
-            gan.apply_step(x, y, gan.draw_noise(batch))
-            if gan.ema_generator is not None:
-                gan._update_ema()
-            gan.train_steps.assign_add(1)
+            one_step(images[i], labels[i])
             return (i + 1,)
 
         tf.while_loop(
@@ -322,10 +334,10 @@ def make_bare_loop(gan, jit_compile: bool):
         )
         return gan.train_steps.value
 
-    return tf.function(run, jit_compile=jit_compile)
+    return tf.function(run, jit_compile=jit_compile is True)
 
 
-def bare_loop_runner(config: TrainConfig, steps: int, jit_compile: bool, stack: int):
+def bare_loop_runner(config: TrainConfig, steps: int, jit_compile, stack: int):
     """A callable running one epoch of the bare loop; returns its seconds.
 
     The epoch is `steps` steps rounded down to a multiple of K = `stack`
@@ -377,18 +389,18 @@ def bench_bare(
     return results
 
 
-def bare_variants(arch: str, jit: bool, stacks: Sequence[int], default_stack: int, steps: int):
+def bare_variants(arch: str, jit, stacks: Sequence[int], default_stack: int, steps: int):
     """`(jit_compile, K)` pairs of the bare loop.
 
-    mlp: XLA and not, at the largest swept K and at the run's K. Conv presets
-    on a CPU: without XLA only, since XLA's CPU code for their step is 20-30x
-    slower inside a multi-step loop and no faster one step per call (the
-    sweep measures both on a few steps).
+    mlp (or XLA asked for): XLA and not, at the largest swept K and at the
+    run's K. Conv presets on a CPU: XLA per step and no XLA, since XLA's CPU
+    code for their step is 15-20x slower inside a multi-step XLA loop (the
+    sweep measures that on a few steps).
     """
     ks = sorted({min(k, steps) for k in (max(stacks), default_stack)})
-    if arch == "mlp" or jit:
+    if arch == "mlp" or jit is True:
         return [(j, k) for j in (True, False) for k in ks]
-    return [(False, k) for k in ks]
+    return [(j, k) for j in ("step", False) for k in ks]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -396,7 +408,7 @@ class Variant:
     """One training setting of the sweep."""
 
     label: str
-    jit_compile: bool
+    jit_compile: object  # True, False or "step" (see `perf.resolve_jit_compile`).
     stack: int = 1  # Our steps_per_execution: batches stacked per call.
     keras_steps_per_execution: int = 1  # Keras' own multi-step loop.
     raw: bool = True
@@ -412,7 +424,7 @@ def sweep_variants(stacks: Sequence[int], default_stack: int, default_jit: bool,
     jits = (False, True) if arch == "mlp" or default_jit else (False,)
     for jit in jits:
         for k in stacks:
-            label = f"{'XLA' if jit else 'no XLA'}, {k} steps/call"
+            label = f"{xla_label(jit)}, {k} steps/call"
             if (jit, k) == (default_jit, default_stack):
                 label = f"defaults: {label}"
             variants.append(Variant(label, jit, k))
@@ -781,6 +793,7 @@ def run(options: Options, log=print, partial=None) -> dict:
                     Variant("no XLA, 1 step/call", False),
                     Variant(f"no XLA, {k} steps/call", False, k),
                     Variant("XLA, 1 step/call", True),
+                    Variant(f"XLA per step, {k} steps/call", "step", k),
                     Variant(f"XLA, {k} steps/call", True, k),
                     Variant(
                         f"XLA, Keras steps_per_execution={k} (not stacked)",
@@ -936,7 +949,7 @@ def report(result: dict) -> str:
                 r["preset"],
                 r["batch_size"],
                 r["steps_per_epoch"],
-                "on" if r["jit_compile"] else "off",
+                {True: "on", False: "off", "step": "per step"}[r["jit_compile"]],
                 _fmt(r["samples_per_s"], 0),
                 _fmt(r["ms_per_step"], 3),
                 _fmt(r["epoch_s"], 3),
@@ -977,7 +990,7 @@ def report(result: dict) -> str:
                     [
                         r["preset"],
                         r["batch_size"],
-                        "XLA" if v["jit_compile"] else "no XLA",
+                        xla_label(v["jit_compile"]),
                         v["steps_per_call"],
                         _fmt(v["samples_per_s"], 0),
                         _fmt(v["ms_per_step"], 3),

@@ -7,7 +7,7 @@ config object and never reads flags.
 import dataclasses
 import json
 import os
-from typing import Optional
+from typing import Optional, Union
 
 from keras_cgan.errors import ConfigError
 
@@ -52,10 +52,13 @@ class TrainConfig:
         seed: Seed for weights, noise and data order; None picks one (recorded in
             config.json so the run can be repeated).
         tensorboard: Also write TensorBoard logs under `<workdir>/tensorboard`.
-        jit_compile: Compile the train step with XLA; None (auto) means on for
-            the mlp networks, and for dcgan only where a GPU is present (on a
-            CPU, XLA runs the conv step inside the multi-step loop 20-30x slower,
-            and one step per call is no faster than without XLA).
+        jit_compile: Compile the train step with XLA: True (each call, with
+            its loop over the stacked steps, is one XLA program), False, or
+            "step" (each step is its own XLA program inside a TensorFlow loop).
+            None (auto): True for the mlp networks and, where a GPU is present,
+            for the conv networks; "step" for the conv networks on a CPU, where
+            XLA runs the conv step inside the multi-step loop 15-20x slower
+            (`perf.resolve_jit_compile`). config.json records the choice.
         steps_per_execution: Training steps per compiled call: the input
             pipeline stacks this many batches and the train step loops over
             them inside one (XLA) call.
@@ -94,7 +97,7 @@ class TrainConfig:
     sample_every: int = 1
     seed: Optional[int] = None
     tensorboard: bool = False
-    jit_compile: Optional[bool] = None
+    jit_compile: Union[None, bool, str] = None
     steps_per_execution: int = DEFAULT_STEPS_PER_EXECUTION
     verbose: int = 1
     checkpoint_every: int = 1
@@ -159,9 +162,11 @@ class TrainConfig:
                 f"unknown mixed_precision {self.mixed_precision!r}: "
                 "use mixed_float16, mixed_bfloat16 or none"
             )
-        if self.jit_compile not in (None, True, False):
+        if not (self.jit_compile is None or isinstance(self.jit_compile, bool)) and (
+            self.jit_compile != "step"
+        ):
             raise ConfigError(
-                f"jit_compile must be true, false or None (auto), got {self.jit_compile!r}"
+                f"jit_compile must be true, false, 'step' or None (auto), got {self.jit_compile!r}"
             )
         if self.verbose not in (0, 1, 2):
             raise ConfigError(f"verbose must be 0, 1 or 2, got {self.verbose}")

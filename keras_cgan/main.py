@@ -79,7 +79,8 @@ flags.DEFINE_bool(
 flags.DEFINE_bool(
     "jit_compile",
     _D.jit_compile,
-    "Compile the train step with XLA (default: auto, on for mlp; for dcgan only with a GPU).",
+    "Compile the train step with XLA (default: auto: whole calls for mlp, and for the conv "
+    "networks with a GPU; each step on its own for the conv networks on a CPU).",
 )
 flags.DEFINE_integer(
     "steps_per_execution",

@@ -131,7 +131,13 @@ class ConditionalGAN(keras.Model):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_accuracy]
 
     def compile(
-        self, d_optimizer="adam", g_optimizer="adam", loss_fn=None, auto_scale_loss=True, **kwargs
+        self,
+        d_optimizer="adam",
+        g_optimizer="adam",
+        loss_fn=None,
+        auto_scale_loss=True,
+        step_jit_compile=False,
+        **kwargs,
     ):
         """Configures the two optimizers and the loss.
 
@@ -146,6 +152,12 @@ class ConditionalGAN(keras.Model):
                 given; default binary cross-entropy from logits.
             auto_scale_loss: If a network computes in float16, wrap both
                 optimizers in `keras.optimizers.LossScaleOptimizer`.
+            step_jit_compile: With `jit_compile=False`, still compile each
+                training step with XLA, on its own: the loop over a stack of
+                K batches runs as a TensorFlow loop that launches one XLA
+                program per step. For conv networks on a CPU this is the
+                fastest (XLA's code for a conv step inside an XLA loop is
+                much slower; `python -m keras_cgan.bench`).
             **kwargs: Passed to `keras.Model.compile` (`jit_compile`,
                 `steps_per_execution`, `run_eagerly`).
         """
@@ -157,6 +169,8 @@ class ConditionalGAN(keras.Model):
                 "d_optimizer and g_optimizer are the same object: pass two optimizers"
             )
         self.auto_scale_loss = auto_scale_loss
+        self.step_jit_compile = bool(step_jit_compile)
+        object.__setattr__(self, "_cached_xla_step", None)  # Remade for the new optimizers.
         if auto_scale_loss and self.uses_float16:
             d_optimizer, g_optimizer = (
                 opt
@@ -203,6 +217,7 @@ class ConditionalGAN(keras.Model):
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
             "loss_fn": keras.saving.serialize_keras_object(self.loss_fn),
             "auto_scale_loss": self.auto_scale_loss,
+            "step_jit_compile": self.step_jit_compile,
             "steps_per_execution": self.steps_per_execution,
             "jit_compile": self.jit_compile,
         }
@@ -366,17 +381,26 @@ class ConditionalGAN(keras.Model):
             self._update_ema()
         self.train_steps.assign_add(1)
 
+    def _one_step_function(self):
+        """`_step_with_metrics`, or with `step_jit_compile` that step as its own XLA program."""
+        if not self.step_jit_compile or self.jit_compile:
+            return self._step_with_metrics
+        fn = self.__dict__.get("_cached_xla_step")
+        if fn is None:
+            fn = tf.function(self._step_with_metrics, jit_compile=True, reduce_retracing=True)
+            object.__setattr__(self, "_cached_xla_step", fn)
+        return fn
+
     def train_step(self, data):
         real_images, labels, noise, stacked = self._unpack(data)
+        step = self._one_step_function()
         if not stacked:
-            self._step_with_metrics(real_images, labels, noise)
+            step(real_images, labels, noise)
         else:
             # K steps inside one compiled call (`data.make_dataset(stack=K)`):
             # no per-step launch, variable or iterator overhead.
             def body(i):
-                self._step_with_metrics(
-                    real_images[i], labels[i], None if noise is None else noise[i]
-                )
+                step(real_images[i], labels[i], None if noise is None else noise[i])
                 return (i + 1,)
 
             tf.while_loop(

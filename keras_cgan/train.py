@@ -61,6 +61,7 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
         ema_decay=config.ema_decay or None,
     )
     adam = dict(beta_1=config.beta_1, beta_2=config.beta_2)
+    xla = perf.resolve_jit_compile(config.arch, config.jit_compile)
     # config.steps_per_execution steps run in one call as stacked batches (see
     # `train`), so Keras itself runs one element per call.
     gan.compile(
@@ -69,7 +70,8 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
         ),
         g_optimizer=keras.optimizers.Adam(config.learning_rate, name="g_adam", **adam),
         loss_fn=losses.make_loss(config.loss),
-        jit_compile=perf.resolve_jit_compile(config.arch, config.jit_compile),
+        jit_compile=xla is True,
+        step_jit_compile=xla == "step",
     )
     return gan
 

@@ -7,6 +7,9 @@ is either fed in or drawn by the counter-based Philox of `keras_cgan.rng`,
 which gives the same draws with and without XLA.
 """
 
+import json
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -86,13 +89,14 @@ def _stack(*batches):
 
 
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])
-@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("jit", [False, True, "step"])
 def test_stacked_steps_equal_single_steps_with_fed_noise(arch, jit):
     batches = [fake_batch(8, seed=s) for s in range(3)]
     single = make_tiny_gan(arch)
     initial = _weights(single)
     single_logs = [single.train_on_batch(b, return_dict=True) for b in batches]
-    stacked = make_tiny_gan(arch, jit_compile=jit)
+    # "step": each step its own XLA program inside a TensorFlow loop.
+    stacked = make_tiny_gan(arch, jit_compile=jit is True, step_jit_compile=jit == "step")
     logs = stacked.train_on_batch(_stack(*batches), return_dict=True)
     assert int(stacked.d_optimizer.iterations) == int(stacked.g_optimizer.iterations) == 3
     _assert_same_training(initial, single, stacked)
@@ -244,10 +248,24 @@ def test_jit_compile_auto_rule(monkeypatch):
     assert perf.resolve_jit_compile("dcgan", True) is True
     assert perf.resolve_jit_compile("mlp", False) is False
     assert perf.resolve_jit_compile("mlp", None) is True
+    assert perf.resolve_jit_compile("dcgan_proj", "step") == "step"
     monkeypatch.setattr(perf, "gpu_available", lambda: False)
-    assert perf.resolve_jit_compile("dcgan", None) is False
+    assert perf.resolve_jit_compile("dcgan", None) == "step"
+    assert perf.resolve_jit_compile("mlp", None) is True
     monkeypatch.setattr(perf, "gpu_available", lambda: True)
     assert perf.resolve_jit_compile("dcgan", None) is True
+
+
+def test_step_xla_mode_is_built_and_recorded(tiny_config, monkeypatch):
+    monkeypatch.setattr(perf, "gpu_available", lambda: False)
+    config = tiny_config.replace(arch="dcgan", hidden_units=8, epochs=1)
+    gan = train.build_gan(config)
+    assert gan.jit_compile is False and gan.step_jit_compile is True
+    assert gan.get_compile_config()["step_jit_compile"] is True
+    train.train(config)
+    with open(os.path.join(config.workdir, "config.json")) as f:
+        assert json.load(f)["jit_compile"] == "step"
+    assert TrainConfig.from_dict({"jit_compile": "step"}).jit_compile == "step"
 
 
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
@@ -271,7 +289,7 @@ def test_mixed_precision_trains_and_leaves_the_global_policy_alone(precision, ti
 def test_bad_performance_settings_are_rejected():
     with pytest.raises(ConfigError, match="unknown mixed_precision 'float8'"):
         TrainConfig(mixed_precision="float8")
-    with pytest.raises(ConfigError, match="jit_compile must be true, false or None"):
+    with pytest.raises(ConfigError, match="jit_compile must be true, false, 'step' or None"):
         TrainConfig(jit_compile="yes")
     with pytest.raises(ConfigError, match="steps_per_execution must be an integer >= 1"):
         TrainConfig(steps_per_execution=0)
