@@ -745,8 +745,8 @@ def run(options: Options, log=print, partial=None) -> dict:
     sections = set(options.sections)
 
     for name, (path, preset) in presets.items():
-        jit = perf.resolve_jit_compile(preset.arch, preset.jit_compile)
         for batch_size in options.batch_sizes:
+            jit = perf.resolve_jit_compile(preset.arch, preset.jit_compile, batch_size)
             steps = epoch_steps(preset.replace(batch_size=batch_size), options.max_epoch_steps)
             config = bench_config(preset, batch_size, steps)
             where = {"preset": name, "batch_size": batch_size, "jit_compile": jit}
@@ -778,6 +778,7 @@ def run(options: Options, log=print, partial=None) -> dict:
                 _partial(partial, result)
 
         first_batch = options.batch_sizes[0]
+        jit = perf.resolve_jit_compile(preset.arch, preset.jit_compile, first_batch)
         steps = epoch_steps(preset.replace(batch_size=first_batch), options.max_epoch_steps)
         config = bench_config(preset, first_batch, steps)
         if "sweep" in sections:

@@ -56,9 +56,10 @@ class TrainConfig:
             its loop over the stacked steps, is one XLA program), False, or
             "step" (each step is its own XLA program inside a TensorFlow loop).
             None (auto): True for the mlp networks and, where a GPU is present,
-            for the conv networks; "step" for the conv networks on a CPU, where
-            XLA runs the conv step inside the multi-step loop 15-20x slower
-            (`perf.resolve_jit_compile`). config.json records the choice.
+            for the conv networks; for the conv networks on a CPU, where XLA
+            runs the conv step inside the multi-step loop 15-20x slower, "step"
+            up to batch 128 and False above (`perf.resolve_jit_compile`).
+            config.json records the choice.
         steps_per_execution: Training steps per compiled call: the input
             pipeline stacks this many batches and the train step loops over
             them inside one (XLA) call.

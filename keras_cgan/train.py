@@ -61,7 +61,7 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
         ema_decay=config.ema_decay or None,
     )
     adam = dict(beta_1=config.beta_1, beta_2=config.beta_2)
-    xla = perf.resolve_jit_compile(config.arch, config.jit_compile)
+    xla = perf.resolve_jit_compile(config.arch, config.jit_compile, config.batch_size)
     # config.steps_per_execution steps run in one call as stacked batches (see
     # `train`), so Keras itself runs one element per call.
     gan.compile(
@@ -240,7 +240,7 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
     chief = distribute.is_chief(strategy)
     # The effective settings, written to config.json: XLA resolved (auto), and
     # no XLA or batch stacking across the devices of a multi-replica strategy.
-    jit = perf.resolve_jit_compile(config.arch, config.jit_compile)
+    jit = perf.resolve_jit_compile(config.arch, config.jit_compile, config.batch_size)
     if jit and not distribute.xla_supported(strategy):
         _say(config, "XLA cannot span several CPU devices: training without jit_compile")
         jit = False

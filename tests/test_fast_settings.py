@@ -251,7 +251,9 @@ def test_jit_compile_auto_rule(monkeypatch):
     assert perf.resolve_jit_compile("dcgan_proj", "step") == "step"
     monkeypatch.setattr(perf, "gpu_available", lambda: False)
     assert perf.resolve_jit_compile("dcgan", None) == "step"
-    assert perf.resolve_jit_compile("mlp", None) is True
+    assert perf.resolve_jit_compile("dcgan", None, 64) == "step"
+    assert perf.resolve_jit_compile("dcgan_proj", None, 256) is False
+    assert perf.resolve_jit_compile("mlp", None, 256) is True
     monkeypatch.setattr(perf, "gpu_available", lambda: True)
     assert perf.resolve_jit_compile("dcgan", None) is True
 
