@@ -413,14 +413,23 @@ class Variant:
     keras_steps_per_execution: int = 1  # Keras' own multi-step loop.
     raw: bool = True
     parallel: bool = True
-    prefetch: int = -1
+    prefetch: int = 2
+    autotune: bool = False
 
 
 def sweep_variants(stacks: Sequence[int], default_stack: int, default_jit: bool, arch: str) -> list:
     """The settings compared by the sweep; the row labelled "defaults" is what a run uses."""
     stacks = sorted(set(stacks) | {default_stack})
     top = max(stacks)
-    variants = [Variant("Keras defaults: no XLA, 1 step/call, float pipeline", False, raw=False)]
+    variants = [
+        Variant(
+            "Keras defaults: no XLA, 1 step/call, float pipeline",
+            False,
+            raw=False,
+            prefetch=-1,
+            autotune=True,
+        )
+    ]
     jits = (False, True) if arch == "mlp" or default_jit else (False,)
     for jit in jits:
         for k in stacks:
@@ -437,6 +446,7 @@ def sweep_variants(stacks: Sequence[int], default_stack: int, default_jit: bool,
         dataclasses.replace(d, label="defaults, float/one-hot in the pipeline", raw=False),
         dataclasses.replace(d, label="defaults, sequential map", parallel=False),
         dataclasses.replace(d, label="defaults, no prefetch", prefetch=0),
+        dataclasses.replace(d, label="defaults, tf.data autotuning", prefetch=-1, autotune=True),
     ]
     return variants
 
@@ -478,6 +488,7 @@ def _sweep_fitter(config: TrainConfig, variant: Variant, steps: int):
         raw=variant.raw,
         parallel=variant.parallel,
         prefetch=variant.prefetch,
+        autotune=variant.autotune,
     )
     per_epoch = data.steps_per_epoch(len(images), run.batch_size, variant.stack)
 
@@ -535,9 +546,7 @@ def bench_pipeline(config: TrainConfig, steps: int, warmup: int, repeats: int, s
     )
     results = []
     settings = [("as trained", config.steps_per_execution, perf.PIPELINE)]
-    settings += [
-        ("1 batch/element, float/one-hot", 1, {"raw": False, "parallel": True, "prefetch": -1})
-    ]
+    settings += [("1 batch/element, float/one-hot", 1, {**perf.PIPELINE, "raw": False})]
     settings += [(f"{k} batches/element", k, perf.PIPELINE) for k in stacks if k > 1]
     for label, stack, options in settings:
         ds = data.make_dataset(
