@@ -86,16 +86,12 @@ def snapshot_state(gan, grid_noise=None):
 
 
 def _non_finite(arrays):
+    """Keys of the floating-point `snapshot_state` arrays holding a NaN or Inf."""
     return [
         key
         for key, value in arrays.items()
         if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value))
     ]
-
-
-def non_finite_variables(gan):
-    """Keys of the (floating point) state variables holding a NaN or Inf."""
-    return _non_finite(snapshot_state(gan))
 
 
 def save_checkpoint(directory, gan, config, *, epoch, step=0, grid_noise=None):
@@ -313,8 +309,8 @@ class CheckpointCallback(keras.callbacks.Callback):
     def _interrupted(self):
         done = self._iterations()
         epoch, step = divmod(done, self.steps_per_epoch)
-        self._check_weights(f"epoch {epoch + 1} (before step {done + 1})")
-        path = self._save(epoch, step)
+        arrays = self._check_weights(f"epoch {epoch + 1} (before step {done + 1})")
+        path = self._save(epoch, step, arrays)
         self.restore_signal_handlers()
         name = signal.Signals(self._signal).name
         return TrainingInterrupted(
@@ -362,39 +358,41 @@ class CheckpointCallback(keras.callbacks.Callback):
                 )
         arrays = self._check_weights(where)
         if (epoch + 1) % self.every == 0:
-            run_job(
-                self.writer,
-                write_checkpoint,
-                self.directory,
-                arrays,
-                self.config,
-                epoch=epoch + 1,
-                step=0,
-            )
-            self._last_saved = (epoch + 1, 0)
+            self._save(epoch + 1, 0, arrays, wait=False)
 
     def on_train_end(self, logs=None):
         if self._signal is not None:
             raise self._interrupted()  # Stopped right at an epoch boundary.
         self.restore_signal_handlers()
         epoch, step = divmod(self._iterations(), self.steps_per_epoch)
-        if self._last_saved != (epoch, step) and not non_finite_variables(self.model):
-            self._save(epoch, step)
+        if self._last_saved != (epoch, step):
+            arrays = snapshot_state(self.model, self._grid_noise())
+            if not _non_finite(arrays):
+                self._save(epoch, step, arrays)
         self.wait_for_writes()
 
     def _grid_noise(self):
         return self.sample_grid.noise if self.sample_grid is not None else None
 
-    def _save(self, epoch, step):
-        """Writes a checkpoint now, after any queued writes."""
-        self.wait_for_writes()
-        path = save_checkpoint(
+    def _save(self, epoch, step, arrays, wait=True):
+        """Writes `snapshot_state` arrays as the checkpoint of `(epoch, step)`.
+
+        The write is queued on the writer after any earlier ones (or done now
+        without one); with `wait`, it is finished when this returns.
+
+        Returns:
+            The checkpoint folder.
+        """
+        run_job(
+            self.writer,
+            write_checkpoint,
             self.directory,
-            self.model,
+            arrays,
             self.config,
             epoch=epoch,
             step=step,
-            grid_noise=self._grid_noise(),
         )
         self._last_saved = (epoch, step)
-        return path
+        if wait:
+            self.wait_for_writes()
+        return os.path.join(self.directory, LATEST)
