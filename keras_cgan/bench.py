@@ -14,11 +14,11 @@ Sections (`--sections`):
 * fit: `keras_cgan.train.train` exactly as `python -m keras_cgan.main
   --flagfile=flags/PRESET.cfg` runs it (callbacks, metrics, progress bar,
   model saving), one repeat per epoch; the callbacks' share of each epoch;
-* bare: the same training math (input scaling, noise draw, `apply_step`, EMA
-  update, step counter) in a minimal `tf.function` with K steps per call in a
-  `tf.while_loop` over uint8 batches already in memory, no Keras `fit`, no
-  callbacks, no metrics;
-  its fastest variant is the reference of the fit/bare ratio. With the fit
+* bare: the same training math (`ConditionalGAN.run_step`: input scaling,
+  noise draw, `apply_step`, EMA update, step counter) in a minimal
+  `tf.function` with K steps per call in a `tf.while_loop` over uint8
+  batches already in memory, no Keras `fit`, no callbacks, no metrics; its
+  fastest variant is the reference of the fit/bare ratio. With the fit
   section, each fit epoch is followed by one epoch of each bare variant, so
   both are measured under the same machine load;
 * sweep: `fit` without callbacks for XLA on/off, several steps per call, Keras'
@@ -301,26 +301,16 @@ def xla_label(jit_compile) -> str:
 def make_bare_loop(gan, jit_compile):
     """A `tf.function(images uint8 [K,B,28,28,1], labels int32 [K,B])` running K train steps.
 
-    The same math as `fit` in a `tf.while_loop`, written out: per step, the
-    inputs scaled to [0, 1] and one-hot encoded, the noise drawn
-    (`draw_noise`), the update (`apply_step`), the EMA generator's update if
-    the model has one, and the step counter that keys the next step's noise
-    (without it every step would draw the same noise, and XLA would compute
-    it once, outside the loop). No Keras `fit`, callbacks or metrics.
+    The same math as `fit` (`ConditionalGAN.run_step`: input scaling, noise
+    draw, update, EMA update, step counter) in a `tf.while_loop`; no Keras
+    `fit`, callbacks or metrics.
 
     `jit_compile`: True (the whole call is one XLA program), False, or "step"
     (each step its own XLA program, launched from a TensorFlow loop).
     """
     import tensorflow as tf
 
-    def one_step(images, labels):
-        x = tf.cast(images, tf.float32) / 255.0
-        y = tf.one_hot(labels, gan.num_classes)
-        gan.apply_step(x, y, gan.draw_noise(tf.shape(images)[0]))
-        if gan.ema_generator is not None:
-            gan._update_ema()
-        gan.train_steps.assign_add(1)
-
+    one_step = gan.run_step
     if jit_compile == "step":
         one_step = tf.function(one_step, jit_compile=True)
 

@@ -359,37 +359,63 @@ class ConditionalGAN(keras.Model):
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
         return d_loss, g_loss, real_logits, fake_logits
 
-    def _step_with_metrics(self, real_images, labels, noise):
+    def run_step(self, real_images, labels, noise=None):
+        """One whole training step on one batch, without metrics.
+
+        The inputs converted (`_prepare`), the noise drawn unless given
+        (`draw_noise`), the update (`apply_step`), the EMA generator's update
+        and the step counter that keys the next step's noise.
+
+        Args:
+            real_images: `[B, 28, 28, 1]`, float32 in [0, 1] or uint8 in 0..255.
+            labels: one-hot `[B, num_classes]` or integer `[B]`.
+            noise: Optional float32 `[B, latent_dim]`.
+
+        Returns:
+            `(d_loss, g_loss, real_logits, fake_logits)` as `apply_step`.
+        """
         real_images, labels, noise = self._prepare(real_images, labels, noise)
         local_batch = tf.shape(real_images)[0]
         sizes, replica_id = self._replicas(local_batch)
         weight = tf.cast(local_batch, tf.float32) / tf.cast(tf.reduce_sum(sizes), tf.float32)
         if noise is None:
             noise = self.draw_noise(local_batch, sizes, replica_id)
-        d_loss, g_loss, real_logits, fake_logits = self.apply_step(
-            real_images, labels, noise, weight
-        )
+        outputs = self.apply_step(real_images, labels, noise, weight)
+        if self.ema_generator is not None:
+            self._update_ema()
+        self.train_steps.assign_add(1)
+        return outputs
+
+    def _step_with_metrics(self, real_images, labels, noise):
+        d_loss, g_loss, real_logits, fake_logits = self.run_step(real_images, labels, noise)
         # Metrics: this replica's mean weighted by its batch size; Keras sums
         # totals and counts over replicas, giving the global-batch mean.
-        batch_weight = tf.cast(local_batch, tf.float32)
+        batch_weight = tf.cast(tf.shape(real_logits)[0], tf.float32)
         self.d_loss_tracker.update_state(d_loss, sample_weight=batch_weight)
         self.g_loss_tracker.update_state(g_loss, sample_weight=batch_weight)
         logits = tf.concat([real_logits, fake_logits], axis=0)
         targets = tf.concat([tf.ones_like(real_logits), tf.zeros_like(fake_logits)], axis=0)
         self.d_accuracy.update_state(targets, tf.cast(logits, tf.float32))
-        if self.ema_generator is not None:
-            self._update_ema()
-        self.train_steps.assign_add(1)
+
+    def _cached(self, key, make):
+        """`make()`, made once per model and kept out of Keras' attribute tracking.
+
+        For compiled functions: a cache, not state (`compile` drops the step's).
+        """
+        fn = self.__dict__.get(key)
+        if fn is None:
+            fn = make()
+            object.__setattr__(self, key, fn)
+        return fn
 
     def _one_step_function(self):
         """`_step_with_metrics`, or with `step_jit_compile` that step as its own XLA program."""
         if not self.step_jit_compile or self.jit_compile:
             return self._step_with_metrics
-        fn = self.__dict__.get("_cached_xla_step")
-        if fn is None:
-            fn = tf.function(self._step_with_metrics, jit_compile=True, reduce_retracing=True)
-            object.__setattr__(self, "_cached_xla_step", fn)
-        return fn
+        return self._cached(
+            "_cached_xla_step",
+            lambda: tf.function(self._step_with_metrics, jit_compile=True, reduce_retracing=True),
+        )
 
     def train_step(self, data):
         real_images, labels, noise, stacked = self._unpack(data)
@@ -500,21 +526,19 @@ class ConditionalGAN(keras.Model):
     def _sample_function(self):
         """The sampling generator's forward pass as a `tf.function` (any N), made once.
 
-        4x faster than an eager call for a grid of 100 digits. Kept out of
-        Keras' attribute tracking: it is a cache, not state.
+        4x faster than an eager call for a grid of 100 digits.
         """
-        fn = self.__dict__.get("_cached_sample_fn")
-        if fn is None:
-            generator = self.sampling_generator
-            fn = tf.function(
+        generator = self.sampling_generator
+        return self._cached(
+            "_cached_sample_fn",
+            lambda: tf.function(
                 lambda noise, one_hot: generator([noise, one_hot], training=False),
                 input_signature=[
                     tf.TensorSpec([None, self.latent_dim], tf.float32),
                     tf.TensorSpec([None, self.num_classes], tf.float32),
                 ],
-            )
-            object.__setattr__(self, "_cached_sample_fn", fn)
-        return fn
+            ),
+        )
 
     def get_config(self):
         return {
