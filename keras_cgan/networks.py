@@ -111,6 +111,17 @@ def dcgan_generator(latent_dim=100, num_classes=10, filters=64, name="generator"
     return keras.Model([noise, label], images, name=name)
 
 
+def _downsample(x, filters, dtype):
+    """The conv discriminators' shared stem, `[B, 28, 28, C]` -> `[B, 7, 7, 2f]`.
+
+    Conv(f, 4, stride 2) -> LeakyReLU -> Conv(2f, 4, stride 2) -> LeakyReLU.
+    """
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", name="down1", dtype=dtype)(x)
+    x = layers.LeakyReLU(0.2, dtype=dtype)(x)
+    x = layers.Conv2D(2 * filters, 4, strides=2, padding="same", name="down2", dtype=dtype)(x)
+    return layers.LeakyReLU(0.2, dtype=dtype)(x)
+
+
 def dcgan_discriminator(num_classes=10, filters=64, name="discriminator", dtype=None):
     """A light DCGAN discriminator; the label is tiled into extra input channels.
 
@@ -132,11 +143,7 @@ def dcgan_discriminator(num_classes=10, filters=64, name="discriminator", dtype=
         label_maps
     )
     x = layers.Concatenate(name="concat", dtype=dtype)([image, label_maps])
-    x = layers.Conv2D(filters, 4, strides=2, padding="same", name="down1", dtype=dtype)(x)
-    x = layers.LeakyReLU(0.2, dtype=dtype)(x)
-    x = layers.Conv2D(2 * filters, 4, strides=2, padding="same", name="down2", dtype=dtype)(x)
-    x = layers.LeakyReLU(0.2, dtype=dtype)(x)
-    x = layers.Flatten(dtype=dtype)(x)
+    x = layers.Flatten(dtype=dtype)(_downsample(x, filters, dtype))
     x = layers.Concatenate(name="concat_label", dtype=dtype)([x, label])
     logits = layers.Dense(1, name="logit", dtype=_logit_dtype(dtype))(x)
     return keras.Model([image, label], logits, name=name)
@@ -162,11 +169,7 @@ def projection_discriminator(num_classes=10, filters=64, name="discriminator", d
         A functional `keras.Model` `[images, one_hot] -> logits [B, 1]`.
     """
     image, label = _inputs(IMAGE_SHAPE, "images", num_classes)
-    x = layers.Conv2D(filters, 4, strides=2, padding="same", name="down1", dtype=dtype)(image)
-    x = layers.LeakyReLU(0.2, dtype=dtype)(x)
-    x = layers.Conv2D(2 * filters, 4, strides=2, padding="same", name="down2", dtype=dtype)(x)
-    x = layers.LeakyReLU(0.2, dtype=dtype)(x)
-    features = layers.Flatten(name="features", dtype=dtype)(x)
+    features = layers.Flatten(name="features", dtype=dtype)(_downsample(image, filters, dtype))
     logit_dtype = _logit_dtype(dtype)
     unconditional = layers.Dense(1, name="logit", dtype=logit_dtype)(features)
     embedding = layers.Dense(
