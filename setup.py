@@ -20,6 +20,8 @@ setup(
         "tensorflow>=2.16",
         "keras>=3.0",
         "tensorflow-datasets>=4.9",
+        # tensorflow-datasets' builders import it; current etils no longer installs it.
+        "importlib_resources",
         "matplotlib>=3.5",
         "absl-py>=1.0",
         "tensorboard",

@@ -164,6 +164,29 @@ def test_tfds_failure_says_how_to_use_a_local_copy(monkeypatch):
     assert "--mnist_dir" in message and "ConnectionError" in message
 
 
+def test_the_real_tfds_builder_runs_up_to_the_download(tmp_path, monkeypatch):
+    """The default source's own code, not `mock_data`: a missing dependency of
+    the tfds builder (it imports `importlib_resources`) fails here, offline."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder("mnist", data_dir=str(tmp_path))
+    assert os.path.isfile(os.fspath(builder.code_path))
+    assert builder.info.features["label"].num_classes == 10
+    assert tuple(builder.info.features["image"].shape) == (28, 28, 1)
+
+    downloads = []
+
+    def offline(self, url_or_urls):
+        downloads.append(url_or_urls)
+        raise ConnectionError("no network in this test")
+
+    monkeypatch.setattr(tfds.download.DownloadManager, "download", offline)
+    monkeypatch.setattr(tfds.download.DownloadManager, "download_and_extract", offline)
+    with pytest.raises(DataError, match=r"ConnectionError: no network in this test\); for offline"):
+        data.load_tfds_mnist("train", data_dir=str(tmp_path))
+    assert downloads, "the loader stopped before the download"
+
+
 def test_missing_tfds_module_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
     with pytest.raises(DataError, match="--mnist_dir"):
