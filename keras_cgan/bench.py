@@ -35,7 +35,6 @@ Epochs of presets whose networks are not the mlp are cut to 100 steps
 """
 
 import contextlib
-import copy
 import dataclasses
 import json
 import os
@@ -47,7 +46,7 @@ import tempfile
 import time
 from typing import Optional, Sequence
 
-from absl import app, flags
+from absl import flags
 
 from keras_cgan import cli
 from keras_cgan.config import TrainConfig
@@ -682,12 +681,9 @@ class Options:
 
 def _load_preset(path: str) -> TrainConfig:
     """The `TrainConfig` that `keras_cgan.main --flagfile=path` would run."""
-    from keras_cgan import main as main_lib
+    from keras_cgan import presets
 
-    values = copy.deepcopy(flags.FLAGS)
-    values.unparse_flags()
-    values(["keras_cgan.main", f"--flagfile={path}"])
-    return main_lib.config_from_flags(values)
+    return presets.load_preset(path)
 
 
 def _environment() -> dict:
@@ -1165,7 +1161,16 @@ def main(argv):
     print(report(result))
 
 
-if __name__ == "__main__":
-    from keras_cgan import main as _main_flags  # noqa: F401  (defines --mnist_dir, ...)
+def _define_data_flags():
+    from keras_cgan import config_flags
 
-    app.run(main)
+    config_flags.define_flags(only=("mnist_dir", "tfds_data_dir"))
+
+
+def cli_main():
+    """Console-script entry point (`keras-cgan-bench`)."""
+    cli.run(main, _define_data_flags)
+
+
+if __name__ == "__main__":
+    cli_main()

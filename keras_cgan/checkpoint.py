@@ -31,7 +31,8 @@ import threading
 import keras
 import numpy as np
 
-from keras_cgan.config import TrainConfig
+from keras_cgan.builder import build_gan
+from keras_cgan.config import RESUME_KEYS, TrainConfig
 from keras_cgan.errors import ConfigError, KerasCganError
 from keras_cgan.fileio import replace_dir, resolve_dir, run_job
 
@@ -184,24 +185,27 @@ def restore_checkpoint(path, gan):
     return epoch, step, arrays.get(_GRID_NOISE)
 
 
-# Fields that define the model, its optimizers or the data order: a resumed run
-# must agree on all of them, or restored state would silently win.
-RESUME_KEYS = (
-    "arch",
-    "latent_dim",
-    "hidden_units",
-    "num_classes",
-    "learning_rate",
-    "d_learning_rate",
-    "beta_1",
-    "beta_2",
-    "batch_size",
-    "train_examples",
-    "seed",
-    "mixed_precision",
-    "loss",
-    "ema_decay",
-)
+def load_run(run_dir):
+    """Restores the latest checkpoint of a run folder into a freshly built GAN.
+
+    Args:
+        run_dir: A training run's workdir (it holds `checkpoints/latest/`).
+
+    Returns:
+        `(gan, config)`: the compiled `ConditionalGAN` with every variable of
+        the checkpoint (EMA generator and optimizer state included), and the
+        run's `TrainConfig`; or None if the folder holds no checkpoint.
+
+    Raises:
+        KerasCganError: the checkpoint is unreadable or does not match its config.
+    """
+    path = find_checkpoint(os.path.join(run_dir, "checkpoints"))
+    if path is None:
+        return None
+    _, _, config = read_checkpoint_info(path)
+    gan = build_gan(config)
+    restore_checkpoint(path, gan)
+    return gan, config
 
 
 def check_resumable(saved: TrainConfig, wanted: TrainConfig, workdir):

@@ -66,40 +66,47 @@ def fail(message):
     sys.exit(EXIT_USER_ERROR)
 
 
-def define_mnist_flags():
-    """Defines --mnist_dir and --tfds_data_dir, the MNIST source of every tool."""
-    from absl import flags
-
-    from keras_cgan.config import MNIST_DIR_ENV
-
-    flags.DEFINE_string(
-        "mnist_dir",
-        os.environ.get(MNIST_DIR_ENV) or None,
-        f"Local folder with the four MNIST IDX files or mnist.npz (default: ${MNIST_DIR_ENV}); "
-        "unset uses tensorflow-datasets.",
-    )
-    flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data directory.")
-
-
-def parse_flags(argv):
+def parse_flags(argv, expand_argv=None):
     """An absl `flags_parser` for `app.run`: a bad flag is one line and exit status 2.
 
     absl's own parser prints `FATAL Flags parsing error: ...` and exits with
     status 1; the tools promise status 2 for every kind of bad input.
+
+    Args:
+        argv: The command line.
+        expand_argv: Rewrites `argv` first (e.g. `presets.expand`).
     """
     from absl import flags
 
+    from keras_cgan.errors import KerasCganError
+
     try:
+        if expand_argv is not None:
+            argv = [argv[0], *expand_argv(argv[1:])]
         return flags.FLAGS(argv)
     except flags.Error as e:
         fail(f"{e} (see --helpshort)")
+    except KerasCganError as e:
+        fail(e)
 
 
-def run(main):
-    """Runs an absl `main(argv)` with one-line errors for flags and user input."""
+def run(main, define_flags=None, expand_argv=None):
+    """Runs a tool: defines its flags, then absl's `main(argv)` with one-line errors.
+
+    Args:
+        main: The tool's `main(argv)`.
+        define_flags: Defines the tool's flags; called here, so that merely
+            importing a tool (tests, another tool) defines nothing.
+        expand_argv: Rewrites the command line before absl parses it.
+    """
     from absl import app
 
-    app.run(exits_on_user_error(main), flags_parser=parse_flags)
+    if define_flags is not None:
+        define_flags()
+    app.run(
+        exits_on_user_error(main),
+        flags_parser=functools.partial(parse_flags, expand_argv=expand_argv),
+    )
 
 
 def exits_on_user_error(main):

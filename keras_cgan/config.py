@@ -1,12 +1,18 @@
-"""The frozen training configuration shared by the CLI and library code.
+"""The frozen training configuration: the one home of every training setting.
 
-`main.py` turns absl flags into a `TrainConfig`; everything below it takes the
-config object and never reads flags.
+Each `TrainConfig` field is declared once, with its default, its help text and
+its checks (`setting`). Everything else follows from that declaration: the
+command line flags of `python -m keras_cgan.main` (`keras_cgan.config_flags`),
+their help and validation, the checks of `TrainConfig(...)` itself, which
+settings a resumed run must share with its checkpoint (`RESUME_KEYS`), and the
+README's flag table. Library code takes the config object and never reads
+flags.
 """
 
 import dataclasses
 import json
 import os
+import typing
 from typing import Optional, Union
 
 from keras_cgan.errors import ConfigError
@@ -16,161 +22,270 @@ LOSSES = ("bce", "hinge")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
 MNIST_DIR_ENV = "KERAS_CGAN_MNIST_DIR"
-# Chosen with `python -m keras_cgan.bench` (README, "Performance").
+# Chosen with `python -m keras_cgan.bench` (docs/performance.md).
 DEFAULT_STEPS_PER_EXECUTION = 200
+
+
+def setting(
+    default,
+    help,
+    *,
+    at_least=None,
+    above=None,
+    below=None,
+    at_most=None,
+    choices=None,
+    resume=False,
+    flag=True,
+    flag_default=dataclasses.MISSING,
+    shown_default=None,
+    choices_text=None,
+):
+    """Declares a `TrainConfig` field with its help and checks (the field's one home).
+
+    Args:
+        default: The config's default value.
+        help: One line for `--help` and the README's flag table.
+        at_least, above, below, at_most: Numeric bounds (inclusive, exclusive).
+        choices: The allowed values (None among them allows "none").
+        resume: A resumed run must agree with its checkpoint on this setting
+            (it shapes the model, its optimizers or the data order).
+        flag: Whether the command line has a flag for it.
+        flag_default: The flag's default when it differs from `default`
+            (e.g. a workdir named after the start time); a callable is
+            called when the flags are defined.
+        shown_default: How the README shows the default (else the value).
+        choices_text: How messages list `choices` (else comma-separated).
+
+    Returns:
+        A `dataclasses.field` whose metadata carries all of the above.
+    """
+    spec = dict(
+        help=help,
+        at_least=at_least,
+        above=above,
+        below=below,
+        at_most=at_most,
+        choices=choices,
+        resume=resume,
+        flag=flag,
+        flag_default=default if flag_default is dataclasses.MISSING else flag_default,
+        shown_default=shown_default,
+        choices_text=choices_text,
+    )
+    return dataclasses.field(default=default, metadata=spec)
+
+
+def _number_kind(annotation):
+    """int, float, bool or str for a field's (maybe Optional) annotation, else None."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    return args[0] if len(args) == 1 and args[0] in (int, float, bool, str) else None
+
+
+def check_value(field, value, label=None):
+    """Checks one setting against its declaration; returns an error message or None.
+
+    Args:
+        field: A `dataclasses.Field` of `TrainConfig`.
+        value: The value to check.
+        label: How to name the setting in the message (default: its name;
+            the command line passes `--name`).
+    """
+    spec, name = field.metadata, label or field.name
+    if value is None and typing.get_origin(field.type) in (Union, typing.Union):
+        if type(None) in typing.get_args(field.type):
+            return None
+    if spec.get("choices") is not None:
+        if value not in spec["choices"]:
+            shown = spec.get("choices_text") or ", ".join(
+                "none" if c is None else str(c) for c in spec["choices"]
+            )
+            return f"unknown {name} {value!r}: choose one of {shown}"
+        return None
+    kind = _number_kind(field.type)
+    if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+        return f"{name} must be an integer, got {value!r}"
+    if kind is float and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+        return f"{name} must be a number, got {value!r}"
+    if kind is bool and not isinstance(value, bool):
+        return f"{name} must be true or false, got {value!r}"
+    if kind is str and not isinstance(value, str):
+        return f"{name} must be a string, got {value!r}"
+    lo, gt, lt, hi = spec.get("at_least"), spec.get("above"), spec.get("below"), spec.get("at_most")
+    if kind is int and lo is not None and value < lo:
+        return f"{name} must be an integer >= {lo}, got {value!r}"
+    if lo is not None and lt is not None and not lo <= value < lt:
+        return f"{name} must be in [{lo:g}, {lt:g}), got {value!r}"
+    if lo is not None and value < lo:
+        return f"{name} must be >= {lo}, got {value!r}"
+    if gt is not None and not value > gt:
+        return f"{name} must be > {gt}, got {value!r}"
+    if lt is not None and not value < lt:
+        return f"{name} must be < {lt}, got {value!r}"
+    if hi is not None and value > hi:
+        return f"{name} must be <= {hi}, got {value!r}"
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run depends on.
 
-    Attributes:
-        epochs: Total number of epochs (>= 1).
-        batch_size: Examples per training step (>= 1).
-        latent_dim: Width of the noise vector z (>= 1).
-        hidden_units: Width of the hidden layer (mlp) or base filter count
-            (dcgan, dcgan_proj).
-        arch: Network pair, one of `ARCHS`.
-        learning_rate: Adam learning rate of the generator (and of the
-            discriminator unless `d_learning_rate` is set).
-        d_learning_rate: Adam learning rate of the discriminator; None means
-            `learning_rate`.
-        beta_1: Adam beta_1 for both optimizers.
-        beta_2: Adam beta_2 for both optimizers.
-        loss: GAN loss, one of `LOSSES`: "bce" (binary cross-entropy from
-            logits, the tutorial's) or "hinge" (`keras_cgan.losses.Hinge`).
-        ema_decay: Decay of the EMA copy of the generator that samples, grids,
-            evaluation and the export use; 0 = no EMA (sample the trained
-            generator).
-        num_classes: Number of label classes (10 for MNIST).
-        train_examples: Use only the first N training examples (0 = all).
-        mnist_dir: Folder with the IDX files or `mnist.npz`; None uses
-            tensorflow-datasets.
-        tfds_data_dir: tensorflow-datasets data directory (None = its default).
-        workdir: Folder that receives every artifact of the run.
-        sample_every: Write a sample grid every this many epochs (>= 1).
-        seed: Seed for weights, noise and data order; None picks one (recorded in
-            config.json so the run can be repeated).
-        tensorboard: Also write TensorBoard logs under `<workdir>/tensorboard`.
-        jit_compile: Compile the train step with XLA: True (each call, with
-            its loop over the stacked steps, is one XLA program), False, or
-            "step" (each step is its own XLA program inside a TensorFlow loop).
-            None (auto): True for the mlp networks and, where a GPU is present,
-            for the conv networks; for the conv networks on a CPU, where XLA
-            runs the conv step inside the multi-step loop 15-20x slower, "step"
-            up to batch 128 and False above (`perf.resolve_jit_compile`).
-            config.json records the choice.
-        steps_per_execution: Training steps per compiled call: the input
-            pipeline stacks this many batches and the train step loops over
-            them inside one (XLA) call.
-        verbose: Keras `fit` verbosity (0, 1 or 2).
-        checkpoint_every: Write a checkpoint every this many epochs (>= 1).
-        resume: Continue the run found in `workdir`, if any; False moves an
-            existing run aside and starts afresh.
-        strategy: tf.distribute strategy, one of `STRATEGIES`; `batch_size`
-            is the global batch over all replicas.
-        tpu: TPU address for `strategy="tpu"` ("" on a TPU VM).
-        mixed_precision: None, "mixed_float16" or "mixed_bfloat16".
-        eval_every: Measure sample quality (`keras_cgan.evaluation`) every this
-            many epochs and log it with the losses; 0 = never.
-        eval_samples: Digits generated per evaluation, a multiple of
-            `num_classes`, at least 10 per class.
-        classifier_dir: Cache folder of the evaluation's reference classifier
-            (None: `~/.cache/keras_cgan/classifier`).
+    Each field's help and checks are in its `setting(...)` declaration below;
+    `python -m keras_cgan.main --helpfull` lists them as flags.
     """
 
-    epochs: int = 1000
-    batch_size: int = 64
-    latent_dim: int = 100
-    hidden_units: int = 128
-    arch: str = "mlp"
-    learning_rate: float = 1e-3
-    d_learning_rate: Optional[float] = None
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    loss: str = "bce"
-    ema_decay: float = 0.0
-    num_classes: int = 10
-    train_examples: int = 0
-    mnist_dir: Optional[str] = None
-    tfds_data_dir: Optional[str] = None
-    workdir: str = "runs/default"
-    sample_every: int = 1
-    seed: Optional[int] = None
-    tensorboard: bool = False
-    jit_compile: Union[None, bool, str] = None
-    steps_per_execution: int = DEFAULT_STEPS_PER_EXECUTION
-    verbose: int = 1
-    checkpoint_every: int = 1
-    resume: bool = True
-    strategy: str = "default"
-    tpu: str = ""
-    mixed_precision: Optional[str] = None
-    eval_every: int = 0
-    eval_samples: int = 2000
-    classifier_dir: Optional[str] = None
+    epochs: int = setting(1000, "Training epochs.", at_least=1)
+    batch_size: int = setting(
+        64,
+        "Examples per training step (the global batch under a strategy).",
+        at_least=1,
+        resume=True,
+    )
+    latent_dim: int = setting(100, "Width of the noise z.", at_least=1, resume=True)
+    hidden_units: int = setting(
+        128,
+        "Hidden width (mlp) or base filter count (dcgan, dcgan_proj).",
+        at_least=1,
+        resume=True,
+    )
+    arch: str = setting(
+        "mlp",
+        "Networks: mlp (the tutorial's), dcgan, or dcgan_proj (the dcgan generator with a "
+        "projection discriminator).",
+        choices=ARCHS,
+        resume=True,
+    )
+    learning_rate: float = setting(
+        1e-3,
+        "Adam learning rate of the generator (both, unless --d_learning_rate).",
+        above=0,
+        resume=True,
+    )
+    d_learning_rate: Optional[float] = setting(
+        None,
+        "Adam learning rate of the discriminator.",
+        above=0,
+        resume=True,
+        shown_default="= --learning_rate",
+    )
+    beta_1: float = setting(
+        0.9, "Adam beta_1 of both optimizers.", at_least=0.0, below=1.0, resume=True
+    )
+    beta_2: float = setting(
+        0.999, "Adam beta_2 of both optimizers.", at_least=0.0, below=1.0, resume=True
+    )
+    loss: str = setting(
+        "bce",
+        "GAN loss: bce (binary cross-entropy from logits, the tutorial's) or hinge.",
+        choices=LOSSES,
+        resume=True,
+    )
+    ema_decay: float = setting(
+        0.0,
+        "Keep an EMA copy of the generator with this decay (e.g. 0.99) and sample from it "
+        "(grids, evaluation, model.keras, export); 0 = off.",
+        at_least=0.0,
+        below=1.0,
+        resume=True,
+    )
+    num_classes: int = setting(10, "Label classes.", at_least=1, resume=True, flag=False)
+    train_examples: int = setting(
+        0,
+        "Train on the first N examples only (0 = all).",
+        at_least=0,
+        resume=True,
+        shown_default="0 (all)",
+    )
+    mnist_dir: Optional[str] = setting(
+        None,
+        f"Local MNIST folder (the four IDX files or mnist.npz); unset: ${MNIST_DIR_ENV}, "
+        "then tensorflow-datasets.",
+        flag_default=lambda: os.environ.get(MNIST_DIR_ENV) or None,
+        shown_default=f"${MNIST_DIR_ENV}",
+    )
+    tfds_data_dir: Optional[str] = setting(
+        None, "tensorflow-datasets data directory.", shown_default="tfds default"
+    )
+    workdir: str = setting(
+        "runs/default",
+        "Where the run's files go.",
+        flag_default=None,
+        shown_default="runs/<timestamp>",
+    )
+    sample_every: int = setting(1, "Write a sample grid every N epochs.", at_least=1)
+    seed: Optional[int] = setting(
+        None,
+        "Seed of weights, noise and data order (default: random, recorded in config.json).",
+        at_least=0,
+        resume=True,
+        shown_default="random",
+    )
+    tensorboard: bool = setting(False, "Also log to <workdir>/tensorboard.")
+    jit_compile: Union[None, bool, str] = setting(
+        None,
+        "Compile the train step with XLA (default auto: whole calls for mlp, and for the conv "
+        "networks with a GPU; each step on its own for the conv networks on a CPU up to "
+        "batch 128).",
+        choices=(None, True, False, "step"),
+        choices_text="true, false, 'step' or None (auto)",
+        shown_default="auto",
+    )
+    steps_per_execution: int = setting(
+        DEFAULT_STEPS_PER_EXECUTION,
+        "Train steps per compiled call: the pipeline stacks this many batches.",
+        at_least=1,
+    )
+    verbose: int = setting(
+        1, "Progress: 0 silent, 1 progress bar, 2 one line per epoch.", choices=(0, 1, 2)
+    )
+    checkpoint_every: int = setting(1, "Write a kill-safe checkpoint every N epochs.", at_least=1)
+    resume: bool = setting(
+        True,
+        "Continue the run in --workdir; --noresume moves it aside and starts over.",
+    )
+    strategy: str = setting(
+        "default",
+        "tf.distribute strategy: default (one device), mirrored (all local GPUs), multi_worker "
+        "(a TF_CONFIG cluster), tpu.",
+        choices=STRATEGIES,
+    )
+    tpu: str = setting(
+        "", "TPU address for --strategy=tpu (empty on a TPU VM).", shown_default='""'
+    )
+    mixed_precision: Optional[str] = setting(
+        None,
+        "mixed_float16 (with loss scaling) or mixed_bfloat16; variables, logits and losses "
+        "stay float32.",
+        choices=PRECISIONS,
+        resume=True,
+        shown_default="none",
+    )
+    eval_every: int = setting(
+        0,
+        "Measure sample quality every N epochs and log it with the losses (0 = never).",
+        at_least=0,
+        shown_default="0 (off)",
+    )
+    eval_samples: int = setting(
+        2000, "Digits generated per evaluation (a multiple of 10, at least 100).", at_least=1
+    )
+    classifier_dir: Optional[str] = setting(
+        None,
+        "Cache folder of the evaluation's reference classifier.",
+        shown_default="~/.cache/keras_cgan/classifier",
+    )
 
     def __post_init__(self):
-        positive = (
-            "epochs",
-            "batch_size",
-            "latent_dim",
-            "hidden_units",
-            "num_classes",
-            "sample_every",
-            "steps_per_execution",
-            "checkpoint_every",
-        )
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-        if not isinstance(self.eval_every, int) or self.eval_every < 0:
-            raise ConfigError(
-                f"eval_every must be an integer >= 0 (0 = never), got {self.eval_every!r}"
-            )
-        if (
-            not isinstance(self.eval_samples, int)
-            or self.eval_samples < 10 * self.num_classes
-            or self.eval_samples % self.num_classes
-        ):
+        for field in dataclasses.fields(self):
+            message = check_value(field, getattr(self, field.name))
+            if message:
+                raise ConfigError(message)
+        if self.eval_samples < 10 * self.num_classes or self.eval_samples % self.num_classes:
             raise ConfigError(
                 f"eval_samples must be a multiple of {self.num_classes} and at least "
                 f"{10 * self.num_classes}, got {self.eval_samples!r}"
             )
-        if self.train_examples < 0:
-            raise ConfigError(f"train_examples must be >= 0 (0 = all), got {self.train_examples}")
-        if self.arch not in ARCHS:
-            raise ConfigError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCHS)}")
-        for name in ("learning_rate", "d_learning_rate"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"{name} must be > 0, got {value}")
-        for name in ("beta_1", "beta_2"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1), got {value}")
-        if self.loss not in LOSSES:
-            raise ConfigError(f"unknown loss {self.loss!r}: choose one of {', '.join(LOSSES)}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ConfigError(f"ema_decay must be in [0, 1) (0 = no EMA), got {self.ema_decay}")
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(
-                f"unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}"
-            )
-        if self.mixed_precision not in PRECISIONS:
-            raise ConfigError(
-                f"unknown mixed_precision {self.mixed_precision!r}: "
-                "use mixed_float16, mixed_bfloat16 or none"
-            )
-        if not (self.jit_compile is None or isinstance(self.jit_compile, bool)) and (
-            self.jit_compile != "step"
-        ):
-            raise ConfigError(
-                f"jit_compile must be true, false, 'step' or None (auto), got {self.jit_compile!r}"
-            )
-        if self.verbose not in (0, 1, 2):
-            raise ConfigError(f"verbose must be 0, 1 or 2, got {self.verbose}")
 
     @property
     def discriminator_learning_rate(self) -> float:
@@ -202,5 +317,10 @@ class TrainConfig:
 
     @classmethod
     def load_json(cls, path: str) -> "TrainConfig":
+        """Reads a config written by `save_json`."""
         with open(path) as f:
             return cls.from_dict(json.load(f))
+
+
+# Settings a resumed run must share with its checkpoint (`checkpoint.check_resumable`).
+RESUME_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["resume"])

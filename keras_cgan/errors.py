@@ -19,3 +19,7 @@ class ConfigError(KerasCganError, ValueError):
 
 class EvaluationError(KerasCganError, ValueError):
     """A model to evaluate, its samples or the evaluation settings are unusable."""
+
+
+class ModelError(KerasCganError, ValueError):
+    """A model path (run folder, export, `.keras` file) is missing or unusable."""

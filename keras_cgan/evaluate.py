@@ -1,7 +1,7 @@
-r"""Command line sample-quality evaluation: `python -m keras_cgan.evaluate --model=EXPORT_DIR`.
+r"""Command line sample-quality evaluation: `python -m keras_cgan.evaluate --model=PATH`.
 
-Draws `--num_samples` digits (split evenly over the classes) from a SavedModel
-export (or a `.keras` file) and prints their metrics against the MNIST test
+Draws `--num_samples` digits (split evenly over the classes) from a run folder,
+its SavedModel export or a `.keras` file and prints their metrics against the MNIST test
 split as a Markdown table, then the per-class metrics. `--baseline` adds (or,
 without `--model`, prints only) the same metrics for real MNIST train digits
 and two broken generators: uniform noise, and one image per class repeated.
@@ -18,35 +18,32 @@ import os
 
 from absl import flags
 
-from keras_cgan import cli
+from keras_cgan import cli, config_flags
 from keras_cgan.errors import EvaluationError
 from keras_cgan.evaluation import check_model_path, check_num_samples
 
-flags.DEFINE_string(
-    "model", None, "SavedModel export folder (from the keras_cgan export) or a .keras file."
-)
-flags.DEFINE_integer(
-    "num_samples", 10000, "Generated digits, a multiple of 10 (>= 100), split evenly over 0-9."
-)
-flags.DEFINE_integer("seed", 0, "Seed of the generator's noise: same seed, same metrics.")
-flags.DEFINE_string("json", None, "Also write all metrics (per class too) to this JSON file.")
-flags.DEFINE_bool(
-    "baseline", False, "Also evaluate real MNIST train digits, uniform noise and a collapsed model."
-)
-flags.DEFINE_string(
-    "classifier_dir",
-    None,
-    "Cache folder of the reference classifier (default: ~/.cache/keras_cgan/classifier).",
-)
-cli.define_mnist_flags()
-
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_string("model", None, "A run folder, its export/ folder or a .keras file.")
+    flags.DEFINE_integer(
+        "num_samples", 10000, "Generated digits, a multiple of 10 (>= 100), split evenly over 0-9."
+    )
+    flags.DEFINE_integer("seed", 0, "Seed of the generator's noise: same seed, same metrics.")
+    flags.DEFINE_string("json", None, "Also write all metrics (per class too) to this JSON file.")
+    flags.DEFINE_bool(
+        "baseline",
+        False,
+        "Also evaluate real MNIST train digits, uniform noise and a collapsed model.",
+    )
+    config_flags.define_flags(only=("classifier_dir", "mnist_dir", "tfds_data_dir"))
 
 
 def _check_flags(flag_values):
     """Everything that can be checked before TensorFlow loads."""
     if not flag_values.model and not flag_values.baseline:
-        raise EvaluationError("nothing to evaluate: pass --model=EXPORT_DIR and/or --baseline")
+        raise EvaluationError("nothing to evaluate: pass --model=PATH and/or --baseline")
     check_num_samples(flag_values.num_samples)
     if flag_values.model:
         check_model_path(flag_values.model)
@@ -103,7 +100,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (`keras-cgan-evaluate`)."""
-    cli.run(main)
+    cli.run(main, define_flags)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-r"""Draw digits from an export: `python -m keras_cgan.generate`.
+r"""Draw digits from a trained model: `python -m keras_cgan.generate`.
 
 Examples:
 
@@ -12,8 +12,9 @@ Examples:
     # Walk the noise with each class fixed (one row per digit).
     python -m keras_cgan.generate --model=runs/x/export --latent_walk --digits=27 --out=walk.png
 
-Only the SavedModel is needed (see `keras_cgan.export`). Bad input stops with
-one line and exit status 2 before anything is written.
+`--model` is a run folder, its export (only the SavedModel is needed, see
+`keras_cgan.export`) or a `.keras` file. Bad input stops with one line and exit
+status 2 before anything is written. The recipes are `keras_cgan.sampling`.
 """
 
 import os
@@ -22,77 +23,14 @@ import numpy as np
 from absl import flags
 
 from keras_cgan import cli
-from keras_cgan.errors import KerasCganError
-
-
-class GenerateError(KerasCganError):
-    """Bad arguments to the generate tool."""
-
-
-def parse_digits(text, num_classes=10, name="--digits"):
-    """Parses "0123" into [0, 1, 2, 3]; every character must be a class id."""
-    if not text:
-        raise GenerateError(f"{name} is empty: give digits such as {name}=0123456789")
-    digits = []
-    for char in text:
-        if not char.isdigit() or int(char) >= num_classes:
-            raise GenerateError(f"{name}={text!r}: {char!r} is not a digit in 0..{num_classes - 1}")
-        digits.append(int(char))
-    return digits
-
-
-def parse_pair(text, num_classes=10):
-    """Parses "3,8" into (3, 8) for --interpolate."""
-    parts = text.split(",")
-    if len(parts) != 2:
-        raise GenerateError(
-            f"--interpolate={text!r}: give two digits separated by a comma, e.g. 3,8"
-        )
-    a, b = (p.strip() for p in parts)
-    for p in (a, b):
-        if len(p) != 1:
-            raise GenerateError(
-                f"--interpolate={text!r}: {p!r} is not a single digit in 0..{num_classes - 1}"
-            )
-    return tuple(parse_digits(a + b, num_classes, "--interpolate"))
-
-
-def slerp(a, b, t):
-    """Spherical interpolation between noise vectors `a`, `b` (float [D]) at ts `t` [S]."""
-    a_n, b_n = a / np.linalg.norm(a), b / np.linalg.norm(b)
-    omega = np.arccos(np.clip(np.dot(a_n, b_n), -1.0, 1.0))
-    t = np.asarray(t, np.float64)[:, None]
-    if omega < 1e-6:
-        return ((1 - t) * a + t * b).astype(np.float32)
-    return ((np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(
-        np.float32
-    )
-
-
-def grid_samples(generator, digits, per_digit, seed):
-    """`(images [R*C, 28, 28, 1], labels [R*C])`, row r = digit `digits[r]`."""
-    labels = np.repeat(np.asarray(digits, np.int32), per_digit)
-    return generator.generate(labels, seed=seed), labels
-
-
-def interpolation_strip(generator, pair, steps, rows, seed):
-    """Images `[rows * steps, ...]`: each row morphs class pair[0] into pair[1]."""
-    rng = np.random.default_rng(seed)
-    noise = np.repeat(rng.standard_normal((rows, generator.latent_dim), dtype=np.float32), steps, 0)
-    t = np.tile(np.linspace(0.0, 1.0, steps, dtype=np.float32), rows)[:, None]
-    eye = np.eye(generator.num_classes, dtype=np.float32)
-    one_hot = (1 - t) * eye[pair[0]] + t * eye[pair[1]]
-    return generator.generate_soft(one_hot, noise)
-
-
-def latent_walk(generator, digits, steps, seed):
-    """Images `[len(digits) * steps, ...]`: row r walks the noise for digit r."""
-    rng = np.random.default_rng(seed)
-    a, b = rng.standard_normal((2, generator.latent_dim))
-    path = slerp(a, b, np.linspace(0.0, 1.0, steps))
-    noise = np.tile(path, (len(digits), 1))
-    labels = np.repeat(np.asarray(digits, np.int32), steps)
-    return generator.generate(labels, noise=noise)
+from keras_cgan.sampling import (
+    GenerateError,
+    grid_samples,
+    interpolation_strip,
+    latent_walk,
+    parse_digits,
+    parse_pair,
+)
 
 
 def _write_png(images, rows, row_labels, path):
@@ -120,7 +58,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     """Defines the tool's flags (only when run as a program: no clashes on import)."""
-    flags.DEFINE_string("model", None, "Export folder (a run's <workdir>/export).")
+    flags.DEFINE_string("model", None, "A run folder, its export/ folder or a .keras file.")
     flags.DEFINE_string("digits", "0123456789", "Digits to draw, one row each, e.g. 0123456789.")
     flags.DEFINE_integer("per_digit", 8, "Samples per digit (grid columns).", lower_bound=1)
     flags.DEFINE_integer("seed", None, "Seed of the noise (default: random).", lower_bound=0)
@@ -134,7 +72,9 @@ def define_flags():
 def main(argv):
     del argv
     if not FLAGS.model:
-        raise GenerateError("--model is required: the export folder of a run (<workdir>/export)")
+        raise GenerateError(
+            "--model is required: a run folder, its export/ folder or a .keras file"
+        )
     if FLAGS.out is None and FLAGS.npz is None:
         raise GenerateError("nothing to write: pass --out=FILE.png and/or --npz=FILE.npz")
     if FLAGS.interpolate and FLAGS.latent_walk:
@@ -145,16 +85,13 @@ def main(argv):
         _check_output(FLAGS.out, ".png", "--out")
     if FLAGS.npz:
         _check_output(FLAGS.npz, ".npz", "--npz")
-    from keras_cgan.export import read_metadata
+    from keras_cgan import loading
 
-    num_classes = read_metadata(FLAGS.model)["num_classes"]
-    digits = parse_digits(FLAGS.digits, num_classes)
-    pair = parse_pair(FLAGS.interpolate, num_classes) if FLAGS.interpolate else None
-
+    loading.check_model_path(FLAGS.model)  # A bad path fails before TensorFlow loads.
     cli.quiet_tensorflow()
-    from keras_cgan.export import ExportedGenerator
-
-    generator = ExportedGenerator(FLAGS.model)
+    generator = loading.load_generator(FLAGS.model)
+    digits = parse_digits(FLAGS.digits, generator.num_classes)
+    pair = parse_pair(FLAGS.interpolate, generator.num_classes) if FLAGS.interpolate else None
     if pair is not None:
         images = interpolation_strip(generator, pair, FLAGS.steps, FLAGS.per_digit, FLAGS.seed)
         _write_png(images, FLAGS.per_digit, None, FLAGS.out)
@@ -175,6 +112,10 @@ def main(argv):
     print(f"keras_cgan: wrote {', '.join(written)}")
 
 
+def run():
+    """Console-script entry point (`keras-cgan-generate`)."""
+    cli.run(main, define_flags)
+
+
 if __name__ == "__main__":
-    define_flags()
-    cli.run(main)
+    run()

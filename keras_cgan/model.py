@@ -523,6 +523,30 @@ class ConditionalGAN(keras.Model):
             return np.zeros((0,) + tuple(self.generator.output_shape[1:]), np.float32)
         return np.concatenate(outputs)
 
+    def generate_soft(self, one_hot, noise):
+        """Generates one image per row of soft labels (any mix of classes).
+
+        Args:
+            one_hot: float `[N, num_classes]`, e.g. `(1 - t) * e_a + t * e_b`
+                to morph class a into class b.
+            noise: float `[N, latent_dim]`.
+
+        Returns:
+            float32 NumPy array `[N, 28, 28, 1]` in [0, 1].
+
+        Raises:
+            LabelError: `one_hot` or `noise` has the wrong shape.
+        """
+        one_hot = np.asarray(one_hot, np.float32)
+        noise = np.asarray(noise, np.float32)
+        if one_hot.ndim != 2 or one_hot.shape[1] != self.num_classes:
+            raise LabelError(f"one_hot has shape {one_hot.shape}, expected (N, {self.num_classes})")
+        if noise.shape != (len(one_hot), self.latent_dim):
+            raise LabelError(
+                f"noise has shape {noise.shape}, expected ({len(one_hot)}, {self.latent_dim})"
+            )
+        return np.asarray(self._sample_function()(noise, one_hot), np.float32)
+
     def _sample_function(self):
         """The sampling generator's forward pass as a `tf.function` (any N), made once.
 

@@ -9,8 +9,10 @@ import time
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import checkpoint, data, distribute, fileio, losses, networks, perf
+from keras_cgan import checkpoint, data, distribute, export, fileio, perf
+from keras_cgan.builder import build_gan
 from keras_cgan.config import TrainConfig
+from keras_cgan.errors import ConfigError
 from keras_cgan.model import ConditionalGAN
 
 # What a run writes into its workdir (moved aside together by resume=False).
@@ -31,68 +33,6 @@ def resolve_seed(config: TrainConfig) -> TrainConfig:
     if config.seed is not None:
         return config
     return config.replace(seed=secrets.randbelow(2**31))
-
-
-def build_gan(config: TrainConfig) -> ConditionalGAN:
-    """Builds and compiles the conditional GAN that `config` describes.
-
-    Call it inside `strategy.scope()` to train under a distribution strategy.
-
-    Args:
-        config: The run configuration (arch, widths, loss, EMA, optimizer
-            settings).
-
-    Returns:
-        A compiled `ConditionalGAN` with both Adam optimizers built.
-    """
-    generator, discriminator = networks.build_networks(
-        config.arch,
-        config.latent_dim,
-        config.num_classes,
-        config.hidden_units,
-        dtype=config.mixed_precision,
-    )
-    gan = ConditionalGAN(
-        generator,
-        discriminator,
-        latent_dim=config.latent_dim,
-        num_classes=config.num_classes,
-        seed=config.seed,
-        ema_decay=config.ema_decay or None,
-    )
-    adam = dict(beta_1=config.beta_1, beta_2=config.beta_2)
-    xla = perf.resolve_jit_compile(config.arch, config.jit_compile, config.batch_size)
-    # config.steps_per_execution steps run in one call as stacked batches (see
-    # `train`), so Keras itself runs one element per call.
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(
-            config.discriminator_learning_rate, name="d_adam", **adam
-        ),
-        g_optimizer=keras.optimizers.Adam(config.learning_rate, name="g_adam", **adam),
-        loss_fn=losses.make_loss(config.loss),
-        jit_compile=xla is True,
-        step_jit_compile=xla == "step",
-    )
-    return gan
-
-
-def make_evaluator(config: TrainConfig):
-    """The `Evaluator` of a run with `eval_every` > 0 (else None).
-
-    Loads the cached reference classifier, training it on the first use
-    (about 1.5 minutes on 2 CPU cores); it never touches the global random
-    state, so a run's training is the same with or without evaluation.
-    """
-    if not config.eval_every:
-        return None
-    from keras_cgan import evaluation
-
-    return evaluation.Evaluator(
-        classifier_dir=config.classifier_dir,
-        mnist_dir=config.mnist_dir,
-        tfds_data_dir=config.tfds_data_dir,
-        verbose=2 if config.verbose else 0,
-    )
 
 
 def make_callbacks(
@@ -183,7 +123,9 @@ def _say(config, message):
         print(f"keras_cgan: {message}", flush=True)
 
 
-def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
+def train(
+    config: TrainConfig, callbacks=(), strategy=None, evaluator=None
+) -> ConditionalGAN:
     """Trains a conditional GAN on MNIST, resuming the run in `config.workdir`.
 
     Writes `config.json` (the effective config, seed included), `metrics.csv`
@@ -207,6 +149,10 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
         strategy: A `tf.distribute.Strategy` to use instead of the one
             `config.strategy` names (e.g. a MirroredStrategy over chosen
             devices).
+        evaluator: With `config.eval_every` > 0, the
+            `keras_cgan.evaluation.Evaluator` that measures sample quality
+            every `eval_every` epochs (`Evaluator.for_config(config)`); None
+            skips the evaluation.
 
     Returns:
         The trained `ConditionalGAN`.
@@ -218,8 +164,12 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
         TrainingDiverged: a loss or weight became NaN/Inf (last good
             checkpoint kept).
         TrainingInterrupted: SIGTERM/SIGINT; a checkpoint was written.
-        EvaluationError: with `eval_every`, the classifier cache is unwritable.
     """
+    if config.eval_every and evaluator is None and distribute.is_chief(strategy):
+        raise ConfigError(
+            f"eval_every={config.eval_every} needs an evaluator: pass "
+            "train(config, evaluator=keras_cgan.Evaluator.for_config(config))"
+        )
     workdir = config.workdir
     ckpt_dir = os.path.join(workdir, "checkpoints")
     ckpt = checkpoint.find_checkpoint(ckpt_dir)
@@ -248,7 +198,8 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
     if strategy.num_replicas_in_sync > 1 and config.steps_per_execution > 1:
         config = config.replace(steps_per_execution=1)
 
-    evaluator = make_evaluator(config) if chief else None  # Before seeding the run.
+    if not chief:
+        evaluator = None
     images, labels = data.load_mnist(
         "train",
         mnist_dir=config.mnist_dir,
@@ -290,8 +241,6 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
                 shutil.rmtree(guard.directory, ignore_errors=True)
 
     if chief:
-        from keras_cgan import export  # Imported late: only runs that finish export.
-
         _save_model(gan, os.path.join(workdir, "model.keras"))
         export.export_generator(gan, os.path.join(workdir, "export"), config)
     return gan

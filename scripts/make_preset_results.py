@@ -38,26 +38,12 @@ from keras_cgan import cli  # noqa: E402
 
 
 def preset_config(preset, overrides, workdir, seed):
-    """The `TrainConfig` that `python -m keras_cgan.main --flagfile=flags/PRESET.cfg` builds."""
-    from absl import flags
+    """The `TrainConfig` that `python -m keras_cgan.main --preset=PRESET` builds."""
+    from keras_cgan import presets
 
-    from keras_cgan import main as main_lib
-
-    flagfile = os.path.join(REPO, "flags", f"{preset}.cfg")
-    if not os.path.isfile(flagfile):
-        raise SystemExit(f"no preset {flagfile}")
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(
-        [
-            "keras_cgan.main",
-            f"--flagfile={flagfile}",
-            f"--workdir={workdir}",
-            f"--seed={seed}",
-            "--verbose=2",
-            *overrides,
-        ]
+    return presets.load_preset(
+        preset, f"--workdir={workdir}", f"--seed={seed}", "--verbose=2", *overrides
     )
-    return main_lib.config_from_flags()
 
 
 def make_eval_callback(evaluator, epochs, num_samples, results_dir):

@@ -8,7 +8,7 @@ import pytest
 from absl import flags
 
 from conftest import REPO_ROOT, one_error_line, run_cli
-from keras_cgan import main
+from keras_cgan import config_flags
 from keras_cgan.config import TrainConfig
 
 FLAGFILES = sorted(glob.glob(os.path.join(REPO_ROOT, "flags", "*.cfg")))
@@ -16,15 +16,15 @@ FLAGFILES = sorted(glob.glob(os.path.join(REPO_ROOT, "flags", "*.cfg")))
 
 @pytest.fixture
 def parse():
-    """Parses argv into the global FLAGS, restoring defaults afterwards."""
+    """Parses argv with the training flags; `parse.flags` holds the parsed flags."""
 
     def _parse(*args):
-        flags.FLAGS.unparse_flags()
-        flags.FLAGS(["keras_cgan.main", *args])
-        return main.config_from_flags()
+        _parse.flags = flags.FlagValues()
+        config_flags.define_flags(_parse.flags)
+        _parse.flags(["keras_cgan.main", *args])
+        return config_flags.config_from_flags(_parse.flags)
 
-    yield _parse
-    flags.FLAGS.unparse_flags()
+    return _parse
 
 
 def _settings(path):
@@ -50,8 +50,8 @@ def test_every_flagfile_parses_into_a_valid_config(parse, path):
     settings = _settings(path)
     assert settings, f"{path} sets no flags"
     for name, value in settings.items():
-        parsed = getattr(flags.FLAGS, name)
-        expected = flags.FLAGS[name].parser.parse(value)
+        parsed = getattr(parse.flags, name)
+        expected = parse.flags[name].parser.parse(value)
         assert parsed == expected, name
         if hasattr(config, name):
             assert getattr(config, name) == expected, name

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURE_MNIST, REPO_ROOT, TINY_RUN_FLAGS, fake_batch, one_error_line, run_cli
-from keras_cgan import checkpoint, distribute, export, train
+from keras_cgan import builder, checkpoint, distribute, export, train
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import ConfigError
 
@@ -161,7 +161,7 @@ def test_mixed_bfloat16_trains_and_exports_float32(tiny_config):
 
 
 def test_mixed_float16_wraps_both_optimizers_and_scales_the_loss(tiny_config):
-    gan = train.build_gan(tiny_config.replace(mixed_precision="mixed_float16"))
+    gan = builder.build_gan(tiny_config.replace(mixed_precision="mixed_float16"))
     assert gan.uses_float16
     assert gan.generator.get_layer("hidden").compute_dtype == "float16"
     for opt in (gan.d_optimizer, gan.g_optimizer):

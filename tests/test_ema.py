@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import fake_batch, make_tiny_gan
-from keras_cgan import checkpoint, export, train
+from keras_cgan import builder, checkpoint, export, train
 from keras_cgan.errors import ConfigError
 from keras_cgan.model import ConditionalGAN
 
@@ -139,7 +139,7 @@ def test_checkpoints_hold_the_ema_and_resume_exactly(tiny_config):
     for key in a:
         np.testing.assert_allclose(a[key], b[key], atol=1e-6, rtol=0, err_msg=key)
     # The checkpoint restores the average, not a copy of the trained weights.
-    restored = train.build_gan(config)
+    restored = builder.build_gan(config)
     checkpoint.restore_checkpoint(
         checkpoint.find_checkpoint(config.workdir + "/checkpoints"), restored
     )

@@ -21,7 +21,7 @@ def _not_an_export(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        ([], "nothing to evaluate: pass --model=EXPORT_DIR and/or --baseline"),
+        ([], "nothing to evaluate: pass --model=PATH and/or --baseline"),
         (["--model={tmp}/missing"], "model not found: "),
         (["--model={empty}"], "is not a keras_cgan export: it has no saved_model.pb"),
         (["--model=README.md"], "README.md is a file, not a keras_cgan export"),

@@ -387,7 +387,7 @@ def test_training_with_evaluation_logs_metrics_and_trains_the_same(tiny_config, 
         classifier_dir=str(tmp_path / "classifiers"),
         tensorboard=True,
     )
-    evaluated = train.train(config)
+    evaluated = train.train(config, evaluator=evaluation.Evaluator.for_config(config))
     probe = np.random.default_rng(0).standard_normal((10, tiny_config.latent_dim))
     np.testing.assert_allclose(
         plain.generate(range(10), noise=probe), evaluated.generate(range(10), noise=probe)

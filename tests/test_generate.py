@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import make_tiny_gan, one_error_line, run_cli
-from keras_cgan import export, generate
+from keras_cgan import export, sampling
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_interpolation_and_latent_walk(export_dir, tmp_path):
 
 def test_interpolation_strip_ends_are_the_two_classes(export_dir):
     generator = export.ExportedGenerator(export_dir)
-    strip = generate.interpolation_strip(generator, (3, 8), steps=5, rows=2, seed=0)
+    strip = sampling.interpolation_strip(generator, (3, 8), steps=5, rows=2, seed=0)
     noise = np.random.default_rng(0).standard_normal((2, 8), dtype=np.float32)
     ends = generator.generate([3, 8, 3, 8], noise=np.repeat(noise, 2, axis=0))
     np.testing.assert_allclose(strip[[0, 4, 5, 9]], ends, atol=1e-6)
@@ -79,7 +79,7 @@ def test_interpolation_strip_ends_are_the_two_classes(export_dir):
 
 def test_slerp_keeps_the_end_points():
     a, b = np.array([1.0, 0.0]), np.array([0.0, 2.0])
-    path = generate.slerp(a, b, np.linspace(0, 1, 5))
+    path = sampling.slerp(a, b, np.linspace(0, 1, 5))
     np.testing.assert_allclose(path[0], a, atol=1e-6)
     np.testing.assert_allclose(path[-1], b, atol=1e-6)
 
@@ -89,8 +89,8 @@ def test_slerp_keeps_the_end_points():
     [("a", "'a' is not a digit"), ("", "is empty"), ("3x", "'x' is not a digit")],
 )
 def test_parse_digits_rejects(text, message):
-    with pytest.raises(generate.GenerateError, match=message):
-        generate.parse_digits(text)
+    with pytest.raises(sampling.GenerateError, match=message):
+        sampling.parse_digits(text)
 
 
 @pytest.mark.slow

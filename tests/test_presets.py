@@ -10,10 +10,8 @@ import os
 import time
 
 import pytest
-from absl import flags
 
-from conftest import REPO_ROOT
-from keras_cgan import main, train
+from keras_cgan import presets, train
 from keras_cgan.evaluation import Evaluator
 
 TEST_EPOCHS = 3  # 38 s of training on 2 CPU cores (51-77 s on older code, under load).
@@ -26,22 +24,10 @@ TEST_EPOCHS = 3  # 38 s of training on 2 CPU cores (51-77 s on older code, under
 BAR = {"accuracy": 0.97, "fid": 8.0, "recall": 0.6, "diversity": 0.85}
 
 
-def _preset_config(name, *overrides):
-    """The `TrainConfig` that `python -m keras_cgan.main --flagfile=flags/NAME.cfg ...` uses."""
-    flags.FLAGS.unparse_flags()
-    try:
-        flags.FLAGS(
-            ["keras_cgan.main", f"--flagfile={os.path.join(REPO_ROOT, 'flags', name)}", *overrides]
-        )
-        return main.config_from_flags()
-    finally:
-        flags.FLAGS.unparse_flags()
-
-
 @pytest.mark.slow
 def test_best_preset_passes_the_bar_within_minutes(real_mnist_dir, reference_classifier, tmp_path):
-    config = _preset_config(
-        "best.cfg",
+    config = presets.load_preset(
+        "best",
         f"--epochs={TEST_EPOCHS}",
         f"--mnist_dir={real_mnist_dir}",
         f"--workdir={tmp_path / 'best'}",

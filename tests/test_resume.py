@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, TINY_RUN_FLAGS, one_error_line, run_cli
-from keras_cgan import checkpoint, export, train
+from keras_cgan import builder, checkpoint, export, train
 from keras_cgan.errors import ConfigError
 
 
@@ -84,7 +84,7 @@ def test_an_interrupted_swap_still_leaves_a_loadable_checkpoint(tiny_config):
     os.makedirs(os.path.join(ckpt_dir, ".tmp-123-4"))  # A half-written one.
     found = checkpoint.find_checkpoint(ckpt_dir)
     assert found == latest + ".old"
-    fresh = train.build_gan(tiny_config)
+    fresh = builder.build_gan(tiny_config)
     assert checkpoint.restore_checkpoint(found, fresh)[:2] == (1, 0)
     for a, b in zip(gan.weights, fresh.weights, strict=True):
         np.testing.assert_array_equal(np.array(a), np.array(b))

@@ -43,7 +43,7 @@ def test_a_random_seed_is_recorded(tiny_config):
         ({"arch": "vae"}, "unknown arch 'vae'"),
         ({"learning_rate": 0.0}, "learning_rate must be > 0"),
         ({"beta_1": 1.0}, r"beta_1 must be in \[0, 1\)"),
-        ({"train_examples": -1}, "train_examples must be >= 0"),
+        ({"train_examples": -1}, "train_examples must be an integer >= 0"),
     ],
 )
 def test_config_validation(changes, message):

@@ -1,0 +1,81 @@
+"""Sampling recipes shared by the tools: grids, class morphs and latent walks.
+
+Each works with any generator of the `keras_cgan.loading` interface
+(`latent_dim`, `num_classes`, `generate(labels, noise=None, seed=None)`,
+`generate_soft(one_hot, noise)`): an export, a run or a `ConditionalGAN`
+behind `loading.GanGenerator`. Images are float32 `[N, H, W, C]` in [0, 1].
+"""
+
+import numpy as np
+
+from keras_cgan.errors import KerasCganError
+
+
+class GenerateError(KerasCganError):
+    """Bad sampling arguments (classes, pairs, sizes)."""
+
+
+def parse_digits(text, num_classes=10, name="--digits"):
+    """Parses "0123" into [0, 1, 2, 3]; every character must be a class id."""
+    if not text:
+        raise GenerateError(f"{name} is empty: give digits such as {name}=0123456789")
+    digits = []
+    for char in text:
+        if not char.isdigit() or int(char) >= num_classes:
+            raise GenerateError(f"{name}={text!r}: {char!r} is not a digit in 0..{num_classes - 1}")
+        digits.append(int(char))
+    return digits
+
+
+def parse_pair(text, num_classes=10):
+    """Parses "3,8" into (3, 8) for --interpolate."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise GenerateError(
+            f"--interpolate={text!r}: give two digits separated by a comma, e.g. 3,8"
+        )
+    a, b = (p.strip() for p in parts)
+    for p in (a, b):
+        if len(p) != 1:
+            raise GenerateError(
+                f"--interpolate={text!r}: {p!r} is not a single digit in 0..{num_classes - 1}"
+            )
+    return tuple(parse_digits(a + b, num_classes, "--interpolate"))
+
+
+def slerp(a, b, t):
+    """Spherical interpolation between noise vectors `a`, `b` (float [D]) at ts `t` [S]."""
+    a_n, b_n = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    omega = np.arccos(np.clip(np.dot(a_n, b_n), -1.0, 1.0))
+    t = np.asarray(t, np.float64)[:, None]
+    if omega < 1e-6:
+        return ((1 - t) * a + t * b).astype(np.float32)
+    return ((np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(
+        np.float32
+    )
+
+
+def grid_samples(generator, digits, per_digit, seed):
+    """`(images [R*C, 28, 28, 1], labels [R*C])`, row r = digit `digits[r]`."""
+    labels = np.repeat(np.asarray(digits, np.int32), per_digit)
+    return generator.generate(labels, seed=seed), labels
+
+
+def interpolation_strip(generator, pair, steps, rows, seed):
+    """Images `[rows * steps, ...]`: each row morphs class pair[0] into pair[1]."""
+    rng = np.random.default_rng(seed)
+    noise = np.repeat(rng.standard_normal((rows, generator.latent_dim), dtype=np.float32), steps, 0)
+    t = np.tile(np.linspace(0.0, 1.0, steps, dtype=np.float32), rows)[:, None]
+    eye = np.eye(generator.num_classes, dtype=np.float32)
+    one_hot = (1 - t) * eye[pair[0]] + t * eye[pair[1]]
+    return generator.generate_soft(one_hot, noise)
+
+
+def latent_walk(generator, digits, steps, seed):
+    """Images `[len(digits) * steps, ...]`: row r walks the noise for digit r."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((2, generator.latent_dim))
+    path = slerp(a, b, np.linspace(0.0, 1.0, steps))
+    noise = np.tile(path, (len(digits), 1))
+    labels = np.repeat(np.asarray(digits, np.int32), steps)
+    return generator.generate(labels, noise=noise)
