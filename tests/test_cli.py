@@ -100,6 +100,7 @@ def _run_main(*args, env_extra=None):
         (["--flagfile=flags/no_such_preset.cfg"], "Unable to open flagfile"),
         (["--epochs=ten"], "flag --epochs=ten"),
         (["stray"], "unexpected arguments 'stray'"),
+        (["--preset=no_such_preset"], "unknown preset 'no_such_preset': choose one of best, "),
         (["--mnist_dir=/no/such/folder", "--epochs=1"], "MNIST folder not found: /no/such/folder"),
     ],
 )
@@ -134,3 +135,29 @@ def test_smoke_preset_end_to_end(real_mnist_dir, tmp_path):
     assert (workdir / "export" / "assets" / "keras_cgan.json").is_file()
     assert glob.glob(str(workdir / "tensorboard" / "samples" / "events.out.tfevents.*"))
     assert glob.glob(str(workdir / "tensorboard" / "train" / "events.out.tfevents.*"))
+
+
+def test_presets_by_name_list_and_version(tmp_path):
+    listed = run_cli("main", "--list_presets", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    names = [line.split()[0] for line in listed.stdout.splitlines()]
+    assert names == sorted(os.path.basename(p)[: -len(".cfg")] for p in FLAGFILES)
+    assert all(len(line.split(None, 1)) == 2 for line in listed.stdout.splitlines())
+    version = run_cli("main", "--version", cwd=tmp_path)
+    import keras_cgan
+
+    assert version.stdout.strip() == f"keras_cgan {keras_cgan.__version__}"
+    unknown = run_cli("main", "--preset=nope", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert all(name in one_error_line(unknown) for name in names)
+
+
+@pytest.mark.parametrize("path", FLAGFILES, ids=os.path.basename)
+def test_a_preset_by_name_equals_its_flagfile_and_takes_overrides(path):
+    from keras_cgan import presets
+
+    name = os.path.basename(path)[: -len(".cfg")]
+    by_name = presets.load_preset(name, "--epochs=3", "--workdir=w")
+    by_file = config_flags.parse_config([f"--flagfile={path}", "--epochs=3", "--workdir=w"])
+    assert by_name == by_file and by_name.epochs == 3
+    assert presets.expand(["--preset", name, "--epochs=3"]) == [f"--flagfile={path}", "--epochs=3"]
