@@ -9,7 +9,7 @@ import time
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import checkpoint, data, distribute, fileio, losses, networks, perf
+from keras_cgan import checkpoint, data, distribute, fileio, losses, networks, perf, runtime
 from keras_cgan.config import TrainConfig
 from keras_cgan.model import ConditionalGAN
 
@@ -33,7 +33,7 @@ def resolve_seed(config: TrainConfig) -> TrainConfig:
     return config.replace(seed=secrets.randbelow(2**31))
 
 
-def build_gan(config: TrainConfig) -> ConditionalGAN:
+def build_gan(config: TrainConfig, custom_loop: bool = False) -> ConditionalGAN:
     """Builds and compiles the conditional GAN that `config` describes.
 
     Call it inside `strategy.scope()` to train under a distribution strategy.
@@ -41,6 +41,9 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
     Args:
         config: The run configuration (arch, widths, loss, EMA, optimizer
             settings).
+        custom_loop: The model trains in `distribute.fit_custom_loop`
+            (`runtime.Runtime.custom_loop`), which applies XLA itself: the
+            model is compiled without it.
 
     Returns:
         A compiled `ConditionalGAN` with both Adam optimizers built.
@@ -62,6 +65,8 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
     )
     adam = dict(beta_1=config.beta_1, beta_2=config.beta_2)
     xla = perf.resolve_jit_compile(config.arch, config.jit_compile, config.batch_size)
+    if custom_loop:
+        xla = False
     # config.steps_per_execution steps run in one call as stacked batches (see
     # `train`), so Keras itself runs one element per call.
     gan.compile(
@@ -238,15 +243,12 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
     if strategy is None:
         strategy = distribute.make_strategy(config.strategy, tpu=config.tpu)
     chief = distribute.is_chief(strategy)
-    # The effective settings, written to config.json: XLA resolved (auto), and
-    # no XLA or batch stacking across the devices of a multi-replica strategy.
-    jit = perf.resolve_jit_compile(config.arch, config.jit_compile, config.batch_size)
-    if jit and not distribute.xla_supported(strategy):
-        _say(config, "XLA cannot span several CPU devices: training without jit_compile")
-        jit = False
-    config = config.replace(jit_compile=jit)
-    if strategy.num_replicas_in_sync > 1 and config.steps_per_execution > 1:
-        config = config.replace(steps_per_execution=1)
+    # The effective settings, written to config.json; a combination that
+    # cannot run stops here, before anything is written.
+    settings = runtime.resolve(config, strategy)
+    for notice in settings.notices:
+        _say(config, notice)
+    config = settings.apply(config)
 
     evaluator = make_evaluator(config) if chief else None  # Before seeding the run.
     images, labels = data.load_mnist(
@@ -261,7 +263,7 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
         config.save_json(os.path.join(workdir, "config.json"))
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
-        gan = build_gan(config)
+        gan = build_gan(config, custom_loop=settings.custom_loop)
     epoch, step, grid_noise = 0, 0, None
     if ckpt is not None:
         epoch, step, grid_noise = checkpoint.restore_checkpoint(ckpt, gan)
@@ -283,7 +285,19 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
             phases.append((epoch, config.epochs, 0))
         try:
             for start, end, skip in phases:
-                _fit(gan, strategy, config, images, labels, start, end, skip, steps, run_callbacks)
+                _fit(
+                    gan,
+                    strategy,
+                    config,
+                    settings,
+                    images,
+                    labels,
+                    start,
+                    end,
+                    skip,
+                    steps,
+                    run_callbacks,
+                )
         finally:
             guard.finish()
             if not chief:
@@ -297,10 +311,11 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
     return gan
 
 
-def _fit(gan, strategy, config, images, labels, start, end, skip, steps, callbacks):
+def _fit(gan, strategy, config, settings, images, labels, start, end, skip, steps, callbacks):
     """Trains epochs `start..end-1` (skipping `skip` batches of the first)."""
-
-    stack = config.steps_per_execution
+    per_call = settings.steps_per_execution
+    # Keras `fit` gets stacks of `per_call` batches; the custom loop, single batches.
+    stack = 1 if settings.custom_loop else per_call
 
     def make(replica_slice=None):
         return data.make_dataset(
@@ -315,15 +330,18 @@ def _fit(gan, strategy, config, images, labels, start, end, skip, steps, callbac
             **perf.PIPELINE,
         )
 
-    kwargs = dict(
-        initial_epoch=start,
-        epochs=end,
-        steps_per_epoch=-(-(steps - skip) // stack),  # Elements: stacks of `stack` batches.
-        callbacks=callbacks,
-        verbose=config.verbose,
-    )
-    if distribute.is_multi_worker(strategy):
+    kwargs = dict(initial_epoch=start, epochs=end, callbacks=callbacks, verbose=config.verbose)
+    if settings.custom_loop:
         dataset = distribute.distributed_dataset(strategy, make, config.batch_size)
-        distribute.fit_custom_loop(gan, strategy, dataset, **kwargs)
+        distribute.fit_custom_loop(
+            gan,
+            strategy,
+            dataset,
+            steps_per_epoch=steps - skip,
+            steps_per_execution=per_call,
+            jit_compile=settings.jit_compile,
+            **kwargs,
+        )
     else:
-        gan.fit(make(), shuffle=False, **kwargs)
+        # Elements: stacks of `stack` batches.
+        gan.fit(make(), shuffle=False, steps_per_epoch=-(-(steps - skip) // stack), **kwargs)
