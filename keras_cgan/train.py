@@ -9,7 +9,17 @@ import time
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import checkpoint, data, distribute, fileio, losses, networks, perf, runtime
+from keras_cgan import (
+    checkpoint,
+    data,
+    distribute,
+    fileio,
+    losses,
+    networks,
+    perf,
+    progress,
+    runtime,
+)
 from keras_cgan.config import TrainConfig
 from keras_cgan.model import ConditionalGAN
 
@@ -116,8 +126,20 @@ def make_callbacks(
             are added to the epoch logs (before the loggers see them).
 
     Returns:
-        `(callbacks, checkpoint_callback)`.
+        `(callbacks, checkpoint_callback)`. With `config.verbose`, the last
+        callback is the `progress.TrainingProgress` of the run (it counts
+        `config.steps_per_execution` steps per call).
     """
+    shown = []
+    if config.verbose:
+        shown.append(
+            progress.TrainingProgress(
+                steps_per_epoch,
+                batch_size=config.batch_size,
+                steps_per_call=config.steps_per_execution,
+                verbose=config.verbose,
+            )
+        )
     if not chief:
         guard = checkpoint.CheckpointCallback(
             tempfile.mkdtemp(prefix="keras_cgan-worker-"),
@@ -126,7 +148,7 @@ def make_callbacks(
             every=config.checkpoint_every,
             handle_signals=False,
         )
-        return [guard], guard
+        return [guard] + shown, guard
     workdir = config.workdir
     csv_path = os.path.join(workdir, "metrics.csv")
     tb_dir = os.path.join(workdir, "tensorboard") if config.tensorboard else None
@@ -162,7 +184,7 @@ def make_callbacks(
     ]
     if tb_dir:
         result.append(keras.callbacks.TensorBoard(tb_dir, write_graph=False))
-    return result, guard
+    return result + shown, guard
 
 
 def _move_run_aside(workdir):
@@ -330,7 +352,11 @@ def _fit(gan, strategy, config, settings, images, labels, start, end, skip, step
             **perf.PIPELINE,
         )
 
-    kwargs = dict(initial_epoch=start, epochs=end, callbacks=callbacks, verbose=config.verbose)
+    for callback in callbacks:
+        if isinstance(callback, progress.TrainingProgress):
+            callback.skip_steps(skip)
+    # Progress in training steps is `TrainingProgress`'s: Keras' bar counts calls.
+    kwargs = dict(initial_epoch=start, epochs=end, callbacks=callbacks, verbose=0)
     if settings.custom_loop:
         dataset = distribute.distributed_dataset(strategy, make, config.batch_size)
         distribute.fit_custom_loop(
