@@ -60,10 +60,13 @@ class TrainConfig:
             runs the conv step inside the multi-step loop 15-20x slower, "step"
             up to batch 128 and False above (`perf.resolve_jit_compile`).
             config.json records the choice.
-        steps_per_execution: Training steps per compiled call: the input
-            pipeline stacks this many batches and the train step loops over
-            them inside one (XLA) call.
-        verbose: Keras `fit` verbosity (0, 1 or 2).
+        steps_per_execution: Training steps per compiled call: on one device
+            the input pipeline stacks this many batches and the train step
+            loops over them inside one (XLA) call; under a replicated strategy
+            this many `strategy.run` steps run per call (`runtime.resolve`).
+        verbose: Progress output in training steps (`progress.TrainingProgress`):
+            0 silent, 1 a live line ending with the epoch's metrics, 2 one
+            line per epoch.
         checkpoint_every: Write a checkpoint every this many epochs (>= 1).
         resume: Continue the run found in `workdir`, if any; False moves an
             existing run aside and starts afresh.

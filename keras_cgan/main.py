@@ -85,13 +85,15 @@ flags.DEFINE_bool(
 flags.DEFINE_integer(
     "steps_per_execution",
     _D.steps_per_execution,
-    "Train steps per compiled call: the pipeline stacks this many batches (1 under a multi-device strategy).",
+    "Train steps per compiled call (stacked batches on one device; under a strategy, "
+    "this many strategy steps per call).",
     lower_bound=1,
 )
 flags.DEFINE_integer(
     "verbose",
     _D.verbose,
-    "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.",
+    "Progress in training steps: 0 silent, 1 live line with time/step, samples/s and ETA, "
+    "2 one line per epoch.",
     lower_bound=0,
     upper_bound=2,
 )
