@@ -7,7 +7,7 @@ from keras_cgan.config import TrainConfig
 from keras_cgan.model import ConditionalGAN
 
 
-def build_gan(config: TrainConfig) -> ConditionalGAN:
+def build_gan(config: TrainConfig, custom_loop: bool = False) -> ConditionalGAN:
     """Builds and compiles the conditional GAN that `config` describes.
 
     Call it inside `strategy.scope()` to train under a distribution strategy.
@@ -15,6 +15,9 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
     Args:
         config: The run configuration (arch, widths, loss, EMA, optimizer
             settings).
+        custom_loop: The model trains in `distribute.fit_custom_loop`
+            (`runtime.Runtime.custom_loop`), which applies XLA itself: the
+            model is compiled without it.
 
     Returns:
         A compiled `ConditionalGAN` with both Adam optimizers built.
@@ -36,6 +39,8 @@ def build_gan(config: TrainConfig) -> ConditionalGAN:
     )
     adam = dict(beta_1=config.beta_1, beta_2=config.beta_2)
     xla = perf.resolve_jit_compile(config.arch, config.jit_compile, config.batch_size)
+    if custom_loop:
+        xla = False
     # config.steps_per_execution steps run in one call as stacked batches (see
     # `train`), so Keras itself runs one element per call.
     gan.compile(

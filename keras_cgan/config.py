@@ -233,11 +233,15 @@ class TrainConfig:
     )
     steps_per_execution: int = setting(
         DEFAULT_STEPS_PER_EXECUTION,
-        "Train steps per compiled call: the pipeline stacks this many batches.",
+        "Train steps per compiled call (stacked batches on one device; under a strategy, "
+        "this many strategy steps per call).",
         at_least=1,
     )
     verbose: int = setting(
-        1, "Progress: 0 silent, 1 progress bar, 2 one line per epoch.", choices=(0, 1, 2)
+        1,
+        "Progress in training steps: 0 silent, 1 live line with time/step, samples/s and ETA, "
+        "2 one line per epoch.",
+        choices=(0, 1, 2),
     )
     checkpoint_every: int = setting(1, "Write a kill-safe checkpoint every N epochs.", at_least=1)
     resume: bool = setting(

@@ -63,6 +63,26 @@ def is_multi_worker(strategy):
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
+def is_replicated(strategy):
+    """Whether `strategy` runs steps in replica threads or programs (mirrored, multi_worker, tpu).
+
+    True even with a single replica: such a strategy's cross-replica updates
+    (`merge_call`) cannot run inside a loop within `strategy.run`.
+    """
+    return isinstance(
+        strategy,
+        (
+            tf.distribute.MirroredStrategy,
+            tf.distribute.MultiWorkerMirroredStrategy,
+            tf.distribute.TPUStrategy,
+        ),
+    )
+
+
+def is_tpu(strategy):
+    return isinstance(strategy, tf.distribute.TPUStrategy)
+
+
 def task():
     """`(task_type, task_index)` from `TF_CONFIG`, or `(None, 0)` without one."""
     config = json.loads(os.environ.get("TF_CONFIG") or "{}")
@@ -124,35 +144,63 @@ def distributed_dataset(strategy, make_batches, global_batch_size):
 
 
 def fit_custom_loop(
-    gan, strategy, dataset, *, initial_epoch, epochs, steps_per_epoch, callbacks, verbose
+    gan,
+    strategy,
+    dataset,
+    *,
+    initial_epoch,
+    epochs,
+    steps_per_epoch,
+    callbacks,
+    verbose=0,
+    steps_per_execution=1,
+    jit_compile=False,
 ):
-    """`fit` for strategies Keras' `fit` cannot drive (MultiWorkerMirroredStrategy).
+    """`fit` for replicated strategies: K `strategy.run` steps per compiled call.
 
-    Keras 3's `fit` fails under MultiWorkerMirroredStrategy
-    (keras-team/keras#20585), so this loop runs the same `gan.train_step`
-    through `strategy.run` and calls the same Keras callbacks at the same
-    points (train/epoch begin and end; `stop_training` checked after every
-    step). Metrics are reset each epoch and read on every worker.
+    Keras' `fit` runs `train_step` inside `strategy.run`, so stacked batches
+    would loop inside a replica, where a step's cross-replica updates
+    (gradient all-reduce, EMA) cannot run; and it fails under
+    MultiWorkerMirroredStrategy (keras-team/keras#20585). This loop runs the
+    same `gan.train_step` once per batch through `strategy.run`, up to
+    `steps_per_execution` times in one compiled call (a TensorFlow loop in
+    cross-replica context), and calls the Keras callbacks at the same points
+    as `fit`: train/epoch begin and end, and batch begin/end once per call
+    with the call's index (as `fit` does on stacked batches). `stop_training`
+    is checked after every call. Metrics are reset each epoch and read on
+    every worker.
 
     Args:
-        gan: A compiled `ConditionalGAN` built in `strategy.scope()`.
+        gan: A compiled `ConditionalGAN` built in `strategy.scope()`, compiled
+            without `jit_compile` or `step_jit_compile` (XLA is this loop's).
         strategy: The strategy.
-        dataset: A distributed dataset (see `distributed_dataset`).
+        dataset: A distributed dataset of per-step batches (see
+            `distributed_dataset`).
         initial_epoch: First epoch (0-based).
         epochs: End epoch (exclusive).
-        steps_per_epoch: Steps per epoch.
+        steps_per_epoch: Training steps (batches) per epoch.
         callbacks: Keras callbacks.
-        verbose: 0 silent, otherwise Keras' progress output.
+        verbose: 0 silent, otherwise Keras' progress bar (counting calls).
+        steps_per_execution: Training steps per compiled call; an epoch's
+            last call runs the remainder.
+        jit_compile: True or "step": compile each step with XLA (one program
+            per step; on a TPU everything is compiled anyway).
 
     Returns:
         The `keras.callbacks.History`.
     """
     import keras
 
-    @tf.function
-    def train_step(iterator):
-        strategy.run(gan.train_step, args=(next(iterator),))
+    step_fn = gan.train_step
+    if jit_compile and not is_tpu(strategy):
+        step_fn = tf.function(gan.train_step, jit_compile=True, reduce_retracing=True)
 
+    @tf.function
+    def run_steps(iterator, count):
+        for _ in tf.range(count):
+            strategy.run(step_fn, args=(next(iterator),))
+
+    per_call = int(steps_per_execution)
     callback_list = keras.callbacks.CallbackList(
         list(callbacks),
         model=gan,
@@ -160,7 +208,7 @@ def fit_custom_loop(
         add_progbar=verbose != 0,
         verbose=verbose,
         epochs=epochs,
-        steps=steps_per_epoch,
+        steps=-(-steps_per_epoch // per_call),
     )
     iterator = iter(dataset)
     gan.stop_training = False
@@ -170,8 +218,11 @@ def fit_custom_loop(
         for metric in gan.metrics:
             metric.reset_state()
         callback_list.on_epoch_begin(epoch)
-        for _ in range(steps_per_epoch):
-            train_step(iterator)
+        for call, first in enumerate(range(0, steps_per_epoch, per_call)):
+            callback_list.on_train_batch_begin(call)
+            # A tensor: the shorter last call of an epoch reuses the same trace.
+            run_steps(iterator, tf.constant(min(per_call, steps_per_epoch - first)))
+            callback_list.on_train_batch_end(call)
             if gan.stop_training:
                 break
         logs = {m.name: float(m.result()) for m in gan.metrics}

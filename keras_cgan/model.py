@@ -19,6 +19,14 @@ def _is_distributed(optimizer):
     )
 
 
+def _in_replica_threads():
+    """Whether this runs inside `strategy.run` of a (multi-worker) MirroredStrategy."""
+    return tf.distribute.in_cross_replica_context() is False and isinstance(
+        tf.distribute.get_strategy(),
+        (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy),
+    )
+
+
 def _ema_copy(generator):
     """A non-trainable copy of `generator` (same architecture and weights) for its EMA."""
     copy = keras.models.clone_model(generator)
@@ -419,6 +427,14 @@ class ConditionalGAN(keras.Model):
 
     def train_step(self, data):
         real_images, labels, noise, stacked = self._unpack(data)
+        if _in_replica_threads() and (stacked or (self.step_jit_compile and not self.jit_compile)):
+            # The step's cross-replica updates (merge_call) cannot run in a
+            # loop or nested function inside `strategy.run`.
+            raise ConfigError(
+                "under a mirrored or multi-worker strategy, train on single batches "
+                "(not stacks of K) without step_jit_compile: for K steps per call use "
+                "compile(steps_per_execution=K), or keras_cgan.distribute.fit_custom_loop"
+            )
         step = self._one_step_function()
         if not stacked:
             step(real_images, labels, noise)

@@ -9,7 +9,7 @@ import time
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import checkpoint, data, distribute, export, fileio, perf
+from keras_cgan import checkpoint, data, distribute, export, fileio, perf, progress, runtime
 from keras_cgan.builder import build_gan
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import ConfigError
@@ -51,8 +51,20 @@ def make_callbacks(
             are added to the epoch logs (before the loggers see them).
 
     Returns:
-        `(callbacks, checkpoint_callback)`.
+        `(callbacks, checkpoint_callback)`. With `config.verbose`, the last
+        callback is the `progress.TrainingProgress` of the run (it counts
+        `config.steps_per_execution` steps per call).
     """
+    shown = []
+    if config.verbose:
+        shown.append(
+            progress.TrainingProgress(
+                steps_per_epoch,
+                batch_size=config.batch_size,
+                steps_per_call=config.steps_per_execution,
+                verbose=config.verbose,
+            )
+        )
     if not chief:
         guard = checkpoint.CheckpointCallback(
             tempfile.mkdtemp(prefix="keras_cgan-worker-"),
@@ -61,7 +73,7 @@ def make_callbacks(
             every=config.checkpoint_every,
             handle_signals=False,
         )
-        return [guard], guard
+        return [guard] + shown, guard
     workdir = config.workdir
     csv_path = os.path.join(workdir, "metrics.csv")
     tb_dir = os.path.join(workdir, "tensorboard") if config.tensorboard else None
@@ -97,7 +109,7 @@ def make_callbacks(
     ]
     if tb_dir:
         result.append(keras.callbacks.TensorBoard(tb_dir, write_graph=False))
-    return result, guard
+    return result + shown, guard
 
 
 def _move_run_aside(workdir):
@@ -188,15 +200,12 @@ def train(
     if strategy is None:
         strategy = distribute.make_strategy(config.strategy, tpu=config.tpu)
     chief = distribute.is_chief(strategy)
-    # The effective settings, written to config.json: XLA resolved (auto), and
-    # no XLA or batch stacking across the devices of a multi-replica strategy.
-    jit = perf.resolve_jit_compile(config.arch, config.jit_compile, config.batch_size)
-    if jit and not distribute.xla_supported(strategy):
-        _say(config, "XLA cannot span several CPU devices: training without jit_compile")
-        jit = False
-    config = config.replace(jit_compile=jit)
-    if strategy.num_replicas_in_sync > 1 and config.steps_per_execution > 1:
-        config = config.replace(steps_per_execution=1)
+    # The effective settings, written to config.json; a combination that
+    # cannot run stops here, before anything is written.
+    settings = runtime.resolve(config, strategy)
+    for notice in settings.notices:
+        _say(config, notice)
+    config = settings.apply(config)
 
     if not chief:
         evaluator = None
@@ -212,7 +221,7 @@ def train(
         config.save_json(os.path.join(workdir, "config.json"))
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
-        gan = build_gan(config)
+        gan = build_gan(config, custom_loop=settings.custom_loop)
     epoch, step, grid_noise = 0, 0, None
     if ckpt is not None:
         epoch, step, grid_noise = checkpoint.restore_checkpoint(ckpt, gan)
@@ -234,7 +243,19 @@ def train(
             phases.append((epoch, config.epochs, 0))
         try:
             for start, end, skip in phases:
-                _fit(gan, strategy, config, images, labels, start, end, skip, steps, run_callbacks)
+                _fit(
+                    gan,
+                    strategy,
+                    config,
+                    settings,
+                    images,
+                    labels,
+                    start,
+                    end,
+                    skip,
+                    steps,
+                    run_callbacks,
+                )
         finally:
             guard.finish()
             if not chief:
@@ -246,10 +267,11 @@ def train(
     return gan
 
 
-def _fit(gan, strategy, config, images, labels, start, end, skip, steps, callbacks):
+def _fit(gan, strategy, config, settings, images, labels, start, end, skip, steps, callbacks):
     """Trains epochs `start..end-1` (skipping `skip` batches of the first)."""
-
-    stack = config.steps_per_execution
+    per_call = settings.steps_per_execution
+    # Keras `fit` gets stacks of `per_call` batches; the custom loop, single batches.
+    stack = 1 if settings.custom_loop else per_call
 
     def make(replica_slice=None):
         return data.make_dataset(
@@ -264,15 +286,22 @@ def _fit(gan, strategy, config, images, labels, start, end, skip, steps, callbac
             **perf.PIPELINE,
         )
 
-    kwargs = dict(
-        initial_epoch=start,
-        epochs=end,
-        steps_per_epoch=-(-(steps - skip) // stack),  # Elements: stacks of `stack` batches.
-        callbacks=callbacks,
-        verbose=config.verbose,
-    )
-    if distribute.is_multi_worker(strategy):
+    for callback in callbacks:
+        if isinstance(callback, progress.TrainingProgress):
+            callback.skip_steps(skip)
+    # Progress in training steps is `TrainingProgress`'s: Keras' bar counts calls.
+    kwargs = dict(initial_epoch=start, epochs=end, callbacks=callbacks, verbose=0)
+    if settings.custom_loop:
         dataset = distribute.distributed_dataset(strategy, make, config.batch_size)
-        distribute.fit_custom_loop(gan, strategy, dataset, **kwargs)
+        distribute.fit_custom_loop(
+            gan,
+            strategy,
+            dataset,
+            steps_per_epoch=steps - skip,
+            steps_per_execution=per_call,
+            jit_compile=settings.jit_compile,
+            **kwargs,
+        )
     else:
-        gan.fit(make(), shuffle=False, **kwargs)
+        # Elements: stacks of `stack` batches.
+        gan.fit(make(), shuffle=False, steps_per_epoch=-(-(steps - skip) // stack), **kwargs)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -122,6 +123,42 @@ def test_saved_model_cli_shows_the_signatures(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     for text in ("signature_def['serving_default']", "signature_def['generate']", "images"):
         assert text in result.stdout, text
+    # Each input's declared shape, as the tool prints it: the widths are there.
+    shapes = re.findall(
+        r"inputs\['(\w+)'\] tensor_info:\s+dtype: \w+\s+shape: (\([^)]*\))", result.stdout
+    )
+    assert sorted(set(shapes)) == [
+        ("labels", "(-1)"),
+        ("noise", "(-1, 8)"),
+        ("one_hot", "(-1, 10)"),
+    ]
+
+
+def test_signatures_declare_widths_and_reject_a_wrong_width(tmp_path):
+    gan = make_tiny_gan(latent_dim=6)
+    export_dir = export.export_generator(gan, str(tmp_path / "export"))
+    loaded = tf.saved_model.load(export_dir)
+    declared = {
+        name: {
+            key: (spec.shape.as_list(), spec.dtype)
+            for key, spec in loaded.signatures[name].structured_input_signature[1].items()
+        }
+        for name in ("serving_default", "generate", "generate_soft")
+    }
+    assert declared == {
+        "serving_default": {"labels": ([None], tf.int32)},
+        "generate": {"noise": ([None, 6], tf.float32), "labels": ([None], tf.int32)},
+        "generate_soft": {"noise": ([None, 6], tf.float32), "one_hot": ([None, 10], tf.float32)},
+    }
+    # A loaded signature does not enforce its declared shapes; the export's check does.
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"noise must have shape \[N, 6\]"):
+        loaded.signatures["generate"](noise=tf.zeros([2, 9]), labels=tf.constant([1, 2]))
+    generator = export.ExportedGenerator(export_dir)
+    with pytest.raises(export.ExportError) as info:
+        generator.generate([1, 2], noise=np.zeros((2, 9), np.float32))
+    assert str(info.value) == (
+        "the export's 'generate' signature failed: noise must have shape [N, 6] (latent_dim is 6)"
+    )
 
 
 def test_soft_labels_match_hard_labels_at_the_corners(tmp_path):

@@ -23,6 +23,7 @@ Command line, to (re-)export a run's latest state or a saved `.keras` model
 
 import json
 import os
+import re
 import shutil
 import tempfile
 
@@ -87,7 +88,9 @@ def _add_signatures(module, generator, width, n_classes):
         out = generator([noise, one_hot], training=False)
         return {"images": tf.cast(out, tf.float32, name="images")}
 
-    # Never jit_compile these: XLA drops the assert ops above.
+    # Never jit_compile these: XLA drops the assert ops above. The declared
+    # widths ([None, latent_dim], [None, num_classes]) show in saved_model_cli,
+    # but a loaded signature does not enforce them: the asserts do.
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="labels")])
     def serve(labels):
         with tf.control_dependencies(check_labels(labels)):
@@ -99,7 +102,7 @@ def _add_signatures(module, generator, width, n_classes):
 
     @tf.function(
         input_signature=[
-            tf.TensorSpec([None, None], tf.float32, name="noise"),
+            tf.TensorSpec([None, width], tf.float32, name="noise"),
             tf.TensorSpec([None], tf.int32, name="labels"),
         ]
     )
@@ -107,14 +110,14 @@ def _add_signatures(module, generator, width, n_classes):
         with tf.control_dependencies(
             check_labels(labels) + check_noise(noise, tf.shape(labels)[0])
         ):
-            noise = tf.ensure_shape(tf.identity(noise), [None, width])
+            noise = tf.identity(noise)
             one_hot = tf.one_hot(labels, n_classes, dtype=tf.float32)
         return images(noise, one_hot)
 
     @tf.function(
         input_signature=[
-            tf.TensorSpec([None, None], tf.float32, name="noise"),
-            tf.TensorSpec([None, None], tf.float32, name="one_hot"),
+            tf.TensorSpec([None, width], tf.float32, name="noise"),
+            tf.TensorSpec([None, n_classes], tf.float32, name="one_hot"),
         ]
     )
     def generate_soft(noise, one_hot):
@@ -127,8 +130,7 @@ def _add_signatures(module, generator, width, n_classes):
             tf.debugging.assert_all_finite(one_hot, message="one_hot must be finite"),
         ]
         with tf.control_dependencies(checks):
-            noise = tf.ensure_shape(tf.identity(noise), [None, width])
-            one_hot = tf.ensure_shape(tf.identity(one_hot), [None, n_classes])
+            noise, one_hot = tf.identity(noise), tf.identity(one_hot)
         return images(noise, one_hot)
 
     module.serve = serve
@@ -305,6 +307,15 @@ def _first_line(error):
     return (lines or [type(error).__name__])[0][:200]
 
 
+def _failed_check(error):
+    """The message of the export's own input check that `error` reports, or None.
+
+    The checks fail with "assertion failed: [MESSAGE] [Condition ...] ...".
+    """
+    match = re.search(r"assertion failed: \[(.*?)\] \[Condition", str(error))
+    return match.group(1)[:200] if match else None
+
+
 class ExportedGenerator:
     """Calls an export like `ConditionalGAN.generate`, batch by batch.
 
@@ -330,6 +341,9 @@ class ExportedGenerator:
         try:
             outputs = self.loaded.signatures[name](**{k: tf.constant(v) for k, v in inputs.items()})
         except Exception as e:  # The export's input checks, or a foreign signature.
+            check = _failed_check(e)
+            if check:
+                raise ExportError(f"the export's '{name}' signature failed: {check}") from None
             reason = _first_line(e)
             raise ExportError(
                 f"the export's '{name}' signature failed ({type(e).__name__}: {reason}): it must "
