@@ -6,7 +6,6 @@ config object and never reads flags.
 
 import dataclasses
 import json
-import os
 from typing import Optional, Union
 
 from keras_cgan.errors import ConfigError
@@ -187,12 +186,15 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def save_json(self, path: str) -> None:
-        """Writes the config as pretty JSON to `path` (atomically)."""
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
+        """Writes the config as pretty JSON to `path` (atomically; `WriteError` if it fails)."""
+        from keras_cgan.fileio import write_atomic
+
+        def write(tmp):
+            with open(tmp, "w") as f:
+                json.dump(self.to_dict(), f, indent=2, sort_keys=True)
+                f.write("\n")
+
+        write_atomic(path, write)
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":

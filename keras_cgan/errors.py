@@ -19,3 +19,7 @@ class ConfigError(KerasCganError, ValueError):
 
 class EvaluationError(KerasCganError, ValueError):
     """A model to evaluate, its samples or the evaluation settings are unusable."""
+
+
+class WriteError(KerasCganError, OSError):
+    """A file could not be written (disk full, no permission...); earlier files are kept."""

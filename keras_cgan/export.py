@@ -187,16 +187,18 @@ def export_generator(gan, directory, config=None):
     """
     import tensorflow as tf
 
-    from keras_cgan.fileio import replace_dir
+    from keras_cgan.fileio import replace_dir, writing
 
     directory = os.path.abspath(directory)
     parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
     metadata = export_metadata(gan, config)
     metadata_json = json.dumps(metadata, indent=2, sort_keys=True)
-    tmp = tempfile.mkdtemp(prefix=".export-tmp-", dir=parent)
+    tmp = None
     try:
-        with tempfile.TemporaryDirectory() as scratch:
+        # A failed write (a full disk): one WriteError, the previous export kept.
+        with writing(directory), tempfile.TemporaryDirectory() as scratch:
+            os.makedirs(parent, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix=".export-tmp-", dir=parent)
             metadata_path = os.path.join(scratch, METADATA_FILE)
             with open(metadata_path, "w") as f:
                 f.write(metadata_json + "\n")
@@ -217,9 +219,10 @@ def export_generator(gan, directory, config=None):
                     "generate_soft": module.generate_soft,
                 },
             )
-        replace_dir(out, directory)
+            replace_dir(out, directory)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     return directory
 
 

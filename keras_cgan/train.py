@@ -173,9 +173,7 @@ def _move_run_aside(workdir):
 
 
 def _save_model(gan, path):
-    tmp = path[: -len(".keras")] + ".tmp.keras"
-    gan.save(tmp)
-    os.replace(tmp, path)
+    fileio.write_atomic(path, gan.save)
 
 
 def _say(config, message):
