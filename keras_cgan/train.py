@@ -1,5 +1,6 @@
 """Wires data, networks, model, callbacks, checkpoints and export into a run."""
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -9,7 +10,7 @@ import time
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import checkpoint, data, distribute, fileio, losses, networks, perf
+from keras_cgan import checkpoint, data, distribute, fileio, losses, networks, perf, workdir_lock
 from keras_cgan.config import TrainConfig
 from keras_cgan.model import ConditionalGAN
 
@@ -217,7 +218,23 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
             checkpoint kept).
         TrainingInterrupted: SIGTERM/SIGINT; a checkpoint was written.
         EvaluationError: with `eval_every`, the classifier cache is unwritable.
+        WorkdirBusy: another live process is training in `config.workdir`.
+        WriteError: a file of the run could not be written (e.g. a full disk);
+            the files written before, the last checkpoint and export included,
+            are kept.
     """
+    # One run per workdir; the workers of a multi-worker run other than the
+    # chief write nothing there and must not take the chief's lock.
+    if strategy is not None:
+        chief = distribute.is_chief(strategy)
+    else:
+        chief = config.strategy != "multi_worker" or distribute.is_chief()
+    lock = workdir_lock.WorkdirLock(config.workdir) if chief else contextlib.nullcontext()
+    with lock:
+        return _train(config, callbacks, strategy)
+
+
+def _train(config, callbacks, strategy):
     workdir = config.workdir
     ckpt_dir = os.path.join(workdir, "checkpoints")
     ckpt = checkpoint.find_checkpoint(ckpt_dir)
