@@ -343,6 +343,12 @@ class ExportedGenerator:
             )
         return outputs["images"].numpy()
 
+    def _check_size(self, n):
+        from keras_cgan import sizes
+
+        shape = self.metadata["image_shape"]
+        sizes.check_generate(n, shape, self.latent_dim, self.num_classes)
+
     def generate(self, labels, noise=None, seed=None):
         """Images float32 `[N, 28, 28, 1]` in [0, 1] for integer `labels` `[N]`.
 
@@ -351,8 +357,14 @@ class ExportedGenerator:
             noise: float32 `[N, latent_dim]`; drawn from N(0, 1) with
                 `np.random.default_rng(seed)` if None.
             seed: Seed of the drawn noise.
+
+        Raises:
+            TooLarge: the images would need more than
+                `keras_cgan.sizes.MAX_GENERATE_BYTES` of memory.
+            ExportError: the export's signature failed.
         """
         labels = np.asarray(labels, np.int32).reshape(-1)
+        self._check_size(len(labels))
         if noise is None:
             rng = np.random.default_rng(seed)
             noise = rng.standard_normal((len(labels), self.latent_dim), dtype=np.float32)
@@ -370,6 +382,7 @@ class ExportedGenerator:
 
     def generate_soft(self, one_hot, noise):
         """float32 images for soft labels `one_hot` `[N, num_classes]` and `noise`."""
+        self._check_size(len(noise))
         return self._call(
             "generate_soft",
             noise=np.asarray(noise, np.float32),
