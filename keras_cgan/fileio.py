@@ -11,6 +11,7 @@ import concurrent.futures
 import contextlib
 import errno
 import os
+import re
 import shutil
 
 from keras_cgan.errors import WriteError
@@ -36,10 +37,11 @@ def _is_write_failure(error):
 def write_error(path, error):
     """The one-line `WriteError` for a failure `error` while writing `path`."""
     text = getattr(error, "strerror", None) or str(error)
+    text = re.sub(r"\{\{.*?\}\}\s*", "", text)  # TensorFlow's "{{function_node ...}}".
     reason = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    full = getattr(error, "errno", None) in _DISK_FULL or any(t in text for t in _DISK_FULL_TEXT)
-    if full:
-        problem = f"the disk is full ({reason[:200]}); free space on it"
+    full_text = next((t for t in _DISK_FULL_TEXT if t in text), None)
+    if full_text or getattr(error, "errno", None) in _DISK_FULL:
+        problem = f"the disk is full ({full_text or reason[:200]}); free space on it"
     else:
         problem = f"{type(error).__name__}: {reason[:200]}; check that its folder is writable"
     result = WriteError(

@@ -45,10 +45,12 @@ def _fail_export(monkeypatch):
         os.makedirs(os.path.join(export_dir, "variables"))
         with open(os.path.join(export_dir, "variables", "partial"), "wb") as f:
             f.write(b"x" * 100)
-        raise tf.errors.ResourceExhaustedError(
+        raise tf.errors.ResourceExhaustedError(  # As TensorFlow words it.
             None,
             None,
-            f"{export_dir}/variables/variables.data-00000-of-00001; No space left on device",
+            "{{function_node __wrapped__SaveV2_dtypes_6_device_/job:localhost/replica:0/task:0/"
+            f"device:CPU:0}}}} {export_dir}/variables/variables_temp/part-00000-of-00001.data-"
+            "00000-of-00001.tempstate1234; No space left on device [Op:SaveV2]",
         )
 
     monkeypatch.setattr(tf.saved_model, "save", full_disk_save)
@@ -136,7 +138,7 @@ def test_a_full_disk_names_the_file_and_keeps_what_was_saved(
     message = str(caught.value)
     assert isinstance(caught.value, KerasCganError) and "\n" not in message
     assert f"cannot write {os.path.join(workdir, target)}:" in message
-    assert "the disk is full" in message and "--workdir" in message
+    assert "the disk is full (No space left on device)" in message and "--workdir" in message
     # The failed file keeps its previous version (a grid of a new epoch had none).
     assert _tree(os.path.join(workdir, target)) == before[target]
     # The export of the finished run is untouched in every case.
