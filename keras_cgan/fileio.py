@@ -68,8 +68,8 @@ def writing(path, tmp=None):
 
     Args:
         path: The file or folder being written (named in the message).
-        tmp: Optional temporary file or folder of this write, deleted on failure
-            so a full disk gets its space back.
+        tmp: Optional temporary file or folder of this write, deleted if the
+            block raises anything, so a full disk gets its space back.
 
     Raises:
         WriteError: an `OSError` (or a TensorFlow file-system error) was raised
@@ -77,10 +77,10 @@ def writing(path, tmp=None):
     """
     try:
         yield
-    except Exception as e:
+    except BaseException as e:
+        _remove(tmp)  # Whatever stopped the write (Ctrl-C too): no partial file left.
         if not _is_write_failure(e):
             raise
-        _remove(tmp)
         raise write_error(path, e) from e
 
 

@@ -64,6 +64,15 @@ def test_a_failed_npz_keeps_the_previous_file(tmp_path):
     assert path.read_bytes() == b"previous"
     assert os.listdir(tmp_path) == ["s.npz"]
 
+    def interrupted():
+        yield np.zeros((2, 28, 28), np.float32)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate.write_npz(str(path), 4, interrupted(), [np.zeros(4)])
+    assert path.read_bytes() == b"previous"
+    assert os.listdir(tmp_path) == ["s.npz"]
+
 
 @pytest.mark.parametrize("rows, cols, labelled", [(3, 4, True), (5, 10, False), (1, 1, True)])
 def test_grid_size_is_the_size_compose_grid_makes(rows, cols, labelled):
