@@ -13,7 +13,7 @@ import os
 import keras
 import numpy as np
 
-from keras_cgan.fileio import run_job
+from keras_cgan.fileio import run_job, write_atomic
 
 _PAD = 2  # Pixels between tiles.
 
@@ -80,9 +80,7 @@ def save_png(image, path):
     """
     from PIL import Image
 
-    tmp = path + ".tmp.png"
-    Image.fromarray(image, mode="L").save(tmp, compress_level=1)
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: Image.fromarray(image, mode="L").save(tmp, compress_level=1))
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -181,11 +179,12 @@ def write_gif(directory, max_frames=100, duration_ms=100):
         np.linspace(0, len(paths) - 1, min(max_frames, len(paths))).round().astype(int)
     )
     frames = [Image.open(paths[i]).convert("L") for i in keep]
-    out = os.path.join(directory, "progress.gif")
-    tmp = out + ".tmp.gif"
-    frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
-    os.replace(tmp, out)
-    return out
+    return write_atomic(
+        os.path.join(directory, "progress.gif"),
+        lambda tmp: frames[0].save(
+            tmp, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0
+        ),
+    )
 
 
 class EvaluateCallback(keras.callbacks.Callback):
@@ -259,12 +258,14 @@ class CSVLog(keras.callbacks.Callback):
         row.update({k: float(v) for k, v in (logs or {}).items()})
         rows = [r for r in rows if r["epoch"] < row["epoch"]] + [row]
         names = sorted({k for r in rows for k in r if k != "epoch"})
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, ["epoch"] + names, restval="")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, self.path)
+
+        def write(tmp):
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, ["epoch"] + names, restval="")
+                writer.writeheader()
+                writer.writerows(rows)
+
+        write_atomic(self.path, write)
 
 
 def read_csv_log(path):
@@ -336,7 +337,4 @@ def plot_metrics(rows, path):
         ax.grid(alpha=0.3)
     ax.set_xlabel("epoch")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, fig.savefig)

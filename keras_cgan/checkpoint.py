@@ -34,7 +34,7 @@ import numpy as np
 from keras_cgan.builder import build_gan
 from keras_cgan.config import RESUME_KEYS, TrainConfig
 from keras_cgan.errors import ConfigError, KerasCganError
-from keras_cgan.fileio import replace_dir, resolve_dir, run_job
+from keras_cgan.fileio import replace_dir, resolve_dir, run_job, writing
 
 LATEST = "latest"
 _STATE_NPZ = "state.npz"
@@ -120,20 +120,22 @@ def write_checkpoint(directory, arrays, config, *, epoch, step=0):
     Needs no TensorFlow, so it can run on a background thread while training
     goes on (`CheckpointCallback(writer=...)`).
     """
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{threading.get_ident()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    with open(os.path.join(tmp, _STATE_NPZ), "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    with open(os.path.join(tmp, _STATE_JSON), "w") as f:
-        json.dump({"epoch": int(epoch), "step": int(step), "config": config.to_dict()}, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
     final = os.path.join(directory, LATEST)
-    replace_dir(tmp, final)
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{threading.get_ident()}")
+    with writing(final, tmp):  # A failed write: one WriteError, the previous checkpoint kept.
+        os.makedirs(directory, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        with open(os.path.join(tmp, _STATE_NPZ), "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        with open(os.path.join(tmp, _STATE_JSON), "w") as f:
+            state = {"epoch": int(epoch), "step": int(step), "config": config.to_dict()}
+            json.dump(state, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        replace_dir(tmp, final)
     return final
 
 

@@ -306,12 +306,15 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def save_json(self, path: str) -> None:
-        """Writes the config as pretty JSON to `path` (atomically)."""
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
+        """Writes the config as pretty JSON to `path` (atomically; `WriteError` if it fails)."""
+        from keras_cgan.fileio import write_atomic
+
+        def write(tmp):
+            with open(tmp, "w") as f:
+                json.dump(self.to_dict(), f, indent=2, sort_keys=True)
+                f.write("\n")
+
+        write_atomic(path, write)
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":

@@ -23,3 +23,7 @@ class EvaluationError(KerasCganError, ValueError):
 
 class ModelError(KerasCganError, ValueError):
     """A model path (run folder, export, `.keras` file) is missing or unusable."""
+
+
+class WriteError(KerasCganError, OSError):
+    """A file could not be written (disk full, no permission...); earlier files are kept."""

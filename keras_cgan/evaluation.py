@@ -695,9 +695,12 @@ def format_per_class(result: EvaluationResult) -> str:
 
 
 def write_json(path, payload):
-    """Writes `payload` as pretty JSON to `path` (atomically)."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    """Writes `payload` as pretty JSON to `path` (atomically; `WriteError` if it fails)."""
+    from keras_cgan.fileio import write_atomic
+
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(payload, f, indent=2)
+            f.write("\n")
+
+    write_atomic(path, write)

@@ -1,11 +1,105 @@
-"""Crash-safe replacement of a folder (checkpoints, exports), and background writes.
+"""Crash-safe writes of files and folders (checkpoints, exports), and background writes.
 
-Needs no TensorFlow, so tools can check an export before loading it.
+Every writer of a run's files goes through `writing` or `write_atomic`: a
+failed write (a full disk, a read-only folder) removes its temporary file and
+raises one `WriteError` that names the file, while the previous version of
+that file stays in place. Needs no TensorFlow, so tools can check an export
+before loading it.
 """
 
 import concurrent.futures
+import contextlib
+import errno
 import os
+import re
 import shutil
+
+from keras_cgan.errors import WriteError
+
+# TensorFlow's C++ file writers report errno failures as these `OpError`s
+# (ENOSPC is ResourceExhaustedError); matched by name so as not to import TF.
+_TF_IO_ERRORS = frozenset(
+    {"ResourceExhaustedError", "PermissionDeniedError", "NotFoundError", "DataLossError"}
+)
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "File too large")
+
+
+def _is_write_failure(error):
+    if isinstance(error, WriteError):
+        return False  # Already says which file.
+    if isinstance(error, OSError):
+        return True
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return "OpError" in names and bool(names & _TF_IO_ERRORS)
+
+
+def write_error(path, error):
+    """The one-line `WriteError` for a failure `error` while writing `path`."""
+    text = getattr(error, "strerror", None) or str(error)
+    text = re.sub(r"\{\{.*?\}\}\s*", "", text)  # TensorFlow's "{{function_node ...}}".
+    reason = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    full_text = next((t for t in _DISK_FULL_TEXT if t in text), None)
+    if full_text or getattr(error, "errno", None) in _DISK_FULL:
+        problem = f"the disk is full ({full_text or reason[:200]}); free space on it"
+    else:
+        problem = f"{type(error).__name__}: {reason[:200]}; check that its folder is writable"
+    result = WriteError(
+        f"cannot write {path}: {problem} or write elsewhere (another --workdir or --out); "
+        "the files saved before are kept"
+    )
+    result.errno = getattr(error, "errno", None)
+    return result
+
+
+def _remove(path):
+    if path is None:
+        return
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
+@contextlib.contextmanager
+def writing(path, tmp=None):
+    """Reports a failed write of `path` as one `WriteError`, removing `tmp` first.
+
+    Args:
+        path: The file or folder being written (named in the message).
+        tmp: Optional temporary file or folder of this write, deleted if the
+            block raises anything, so a full disk gets its space back.
+
+    Raises:
+        WriteError: an `OSError` (or a TensorFlow file-system error) was raised
+            inside the block.
+    """
+    try:
+        yield
+    except BaseException as e:
+        _remove(tmp)  # Whatever stopped the write (Ctrl-C too): no partial file left.
+        if not _is_write_failure(e):
+            raise
+        raise write_error(path, e) from e
+
+
+def write_atomic(path, write):
+    """Writes `path` by calling `write(tmp)` and renaming `tmp` onto `path`.
+
+    `tmp` is `path` with `.tmp` before its extension (`metrics.tmp.csv`), so
+    writers that pick the format from the extension still work. A failure
+    leaves the previous `path`, if any, untouched.
+
+    Raises:
+        WriteError: the write or the rename failed (the message names `path`).
+    """
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.tmp{ext}"
+    with writing(path, tmp):
+        write(tmp)
+        os.replace(tmp, path)
+    return path
 
 
 def replace_dir(tmp_dir, final_dir):

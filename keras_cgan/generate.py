@@ -15,9 +15,16 @@ Examples:
 `--model` is a run folder, its export (only the SavedModel is needed, see
 `keras_cgan.export`) or a `.keras` file. Bad input stops with one line and exit
 status 2 before anything is written. The recipes are `keras_cgan.sampling`.
+
+Size policy: `--npz` is written chunk by chunk (`sampling.CHUNK` images at a
+time), so any number of samples fits in memory; it is refused up front if the
+disk lacks the space. A PNG holds at most `MAX_GRID_PIXELS` pixels (about 10
+rows of 1,000 digits): a larger grid is refused up front with its size.
 """
 
 import os
+import shutil
+import zipfile
 
 import numpy as np
 from absl import flags
@@ -25,12 +32,74 @@ from absl import flags
 from keras_cgan import cli
 from keras_cgan.sampling import (
     GenerateError,
-    grid_samples,
+    grid_chunks,
+    grid_labels,
     interpolation_strip,
     latent_walk,
     parse_digits,
     parse_pair,
 )
+from keras_cgan.sizes import format_bytes
+
+# A PNG grid beyond this many pixels is refused: image viewers (and PIL,
+# whose decompression-bomb check starts at 89 million) give up on larger ones.
+MAX_GRID_PIXELS = 50_000_000
+_PAD, _SCALE = 2, 2  # The layout of `callbacks.compose_grid`.
+
+
+def grid_size(rows, cols, labelled, image_shape=(28, 28)):
+    """`(width, height)` in pixels of the PNG `compose_grid` makes of rows x cols images."""
+    h, w = image_shape[:2]
+    height = (rows * (h + _PAD) + _PAD) * _SCALE
+    width = (cols * (w + _PAD) + (h if labelled else 0) + _PAD) * _SCALE
+    return width, height
+
+
+def check_grid(rows, cols, labelled, image_shape, what, npz=False):
+    """Refuses a PNG grid above `MAX_GRID_PIXELS`, saying its size and memory.
+
+    Args:
+        rows, cols: Grid shape in images.
+        labelled: Whether a column of row labels is drawn.
+        image_shape: One image's `(H, W, ...)`.
+        what: The flags that set the grid's size, for the message.
+        npz: Whether `--npz` could write these samples instead.
+
+    Raises:
+        GenerateError: the grid is too large.
+    """
+    width, height = grid_size(rows, cols, labelled, image_shape)
+    pixels = width * height
+    if pixels <= MAX_GRID_PIXELS:
+        return
+    n = rows * cols
+    # The float32 images, plus the grid and its upscaled copy.
+    memory = n * int(np.prod(image_shape)) * 4 + 2 * pixels
+    raise GenerateError(
+        f"--out: a grid of {rows:,} x {cols:,} digits would be a {width:,} x {height:,}-pixel "
+        f"PNG ({pixels / 1e6:,.0f} megapixels, about {format_bytes(memory)} of memory); a PNG "
+        f"holds at most {MAX_GRID_PIXELS / 1e6:.0f} megapixels (about 10 rows of 1,000 digits): "
+        f"lower {what}"
+        + (", or write the samples with --npz alone (streamed to disk, any size)" if npz else "")
+    )
+
+
+def npz_bytes(n, image_shape):
+    """Bytes of an `--npz` file of `n` images: float32 pixels and int64 labels."""
+    return n * (int(np.prod(image_shape[:2])) * 4 + 8) + 1024
+
+
+def check_npz_space(path, n, image_shape):
+    """Refuses an `--npz` file the disk holding `path` has no room for."""
+    need = npz_bytes(n, image_shape)
+    free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+    if need > free:
+        raise GenerateError(
+            f"--npz={path!r}: {n:,} images need {format_bytes(need)} on disk but only "
+            f"{format_bytes(free)} are free there: lower --per_digit or write to another disk"
+        )
+
+
 
 
 def _write_png(images, rows, row_labels, path):
@@ -39,10 +108,49 @@ def _write_png(images, rows, row_labels, path):
     save_png(compose_grid(images, rows, row_labels), path)
 
 
-def _write_npz(path, images, labels):
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, images=images[..., 0].astype(np.float32), labels=labels.astype(np.int64))
-    os.replace(tmp, path)
+def write_npz(path, total, image_parts, label_parts, image_shape=(28, 28)):
+    """Writes `images` float32 `[total, H, W]` and `labels` int64 `[total]` as an npz, in parts.
+
+    The file is the one `np.savez` makes (`np.load` reads it), but only one
+    part is in memory at a time: each array is streamed into its zip entry.
+
+    Args:
+        path: The `.npz` file (replaced atomically).
+        total: Number of images.
+        image_parts: Iterable of float `[k, H, W, 1]` or `[k, H, W]` parts,
+            `total` images in all, consumed one at a time.
+        label_parts: Iterable of integer `[k]` parts, `total` labels in all.
+        image_shape: `(H, W)`.
+
+    Raises:
+        WriteError: the file could not be written (the previous one is kept).
+    """
+    from keras_cgan.fileio import write_atomic
+
+    shape = tuple(image_shape[:2])
+
+    def entry(zf, name, dtype, full_shape, parts):
+        header = {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+            "fortran_order": False,
+            "shape": full_shape,
+        }
+        rows = 0
+        with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            for part in parts:
+                part = np.ascontiguousarray(part, dtype).reshape((-1,) + full_shape[1:])
+                f.write(part.data)
+                rows += len(part)
+        if rows != total:
+            raise ValueError(f"{name}: {rows} rows written, {total} announced")
+
+    def write(tmp):
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            entry(zf, "images", np.float32, (total,) + shape, image_parts)
+            entry(zf, "labels", np.int64, (total,), label_parts)
+
+    write_atomic(path, write)
 
 
 def _check_output(path, suffix, flag):
@@ -90,8 +198,19 @@ def main(argv):
     loading.check_model_path(FLAGS.model)  # A bad path fails before TensorFlow loads.
     cli.quiet_tensorflow()
     generator = loading.load_generator(FLAGS.model)
+    shape = tuple(generator.metadata["image_shape"])
     digits = parse_digits(FLAGS.digits, generator.num_classes)
     pair = parse_pair(FLAGS.interpolate, generator.num_classes) if FLAGS.interpolate else None
+    if pair is not None:
+        check_grid(FLAGS.per_digit, FLAGS.steps, False, shape, "--per_digit or --steps")
+    elif FLAGS.latent_walk:
+        check_grid(len(digits), FLAGS.steps, True, shape, "--steps or --digits")
+    elif FLAGS.out:
+        check_grid(len(digits), FLAGS.per_digit, True, shape, "--per_digit or --digits", npz=True)
+    total = len(digits) * FLAGS.per_digit
+    if FLAGS.npz:
+        check_npz_space(FLAGS.npz, total, shape)
+
     if pair is not None:
         images = interpolation_strip(generator, pair, FLAGS.steps, FLAGS.per_digit, FLAGS.seed)
         _write_png(images, FLAGS.per_digit, None, FLAGS.out)
@@ -101,13 +220,18 @@ def main(argv):
         _write_png(images, len(digits), digits, FLAGS.out)
         written = [FLAGS.out]
     else:
-        images, labels = grid_samples(generator, digits, FLAGS.per_digit, FLAGS.seed)
+        parts = (
+            images for images, _ in grid_chunks(generator, digits, FLAGS.per_digit, FLAGS.seed)
+        )
         written = []
-        if FLAGS.out:
+        if FLAGS.out:  # At most MAX_GRID_PIXELS: small enough to hold at once.
+            images = np.concatenate(list(parts))
             _write_png(images, len(digits), digits, FLAGS.out)
             written.append(FLAGS.out)
+            parts = [images]
         if FLAGS.npz:
-            _write_npz(FLAGS.npz, images, labels)
+            labels = grid_labels(digits, FLAGS.per_digit)
+            write_npz(FLAGS.npz, total, parts, labels, shape)
             written.append(FLAGS.npz)
     print(f"keras_cgan: wrote {', '.join(written)}")
 

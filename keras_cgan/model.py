@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_cgan import rng
+from keras_cgan import rng, sizes
 from keras_cgan.errors import ConfigError, KerasCganError
 
 
@@ -501,6 +501,9 @@ class ConditionalGAN(keras.Model):
         Raises:
             LabelError: a label is not an integer in range, or `noise` has the
                 wrong shape.
+            TooLarge: the images would need more than
+                `keras_cgan.sizes.MAX_GENERATE_BYTES` (4 GiB, about 1.2 million
+                digits) of memory; nothing is generated.
         """
         labels = np.asarray(labels)
         if labels.size == 0:
@@ -518,6 +521,7 @@ class ConditionalGAN(keras.Model):
                 f"label {bad[0]} is out of range: labels must be in 0..{self.num_classes - 1}"
             )
         n = len(labels)
+        sizes.check_generate(n, self.generator.output_shape[1:], self.latent_dim, self.num_classes)
         if noise is None:
             rng = np.random.default_rng(seed if seed is not None else np.random.randint(2**31))
             noise = rng.standard_normal((n, self.latent_dim), dtype=np.float32)

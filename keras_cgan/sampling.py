@@ -10,6 +10,9 @@ import numpy as np
 
 from keras_cgan.errors import KerasCganError
 
+# Images generated at a time by `grid_chunks` (about 31 MiB of MNIST pixels).
+CHUNK = 10_000
+
 
 class GenerateError(KerasCganError):
     """Bad sampling arguments (classes, pairs, sizes)."""
@@ -59,6 +62,27 @@ def grid_samples(generator, digits, per_digit, seed):
     """`(images [R*C, 28, 28, 1], labels [R*C])`, row r = digit `digits[r]`."""
     labels = np.repeat(np.asarray(digits, np.int32), per_digit)
     return generator.generate(labels, seed=seed), labels
+
+
+def grid_chunks(generator, digits, per_digit, seed, chunk=CHUNK):
+    """`grid_samples` in parts: yields `(images [k, 28, 28, 1], labels [k])`, k <= chunk.
+
+    The parts concatenate to exactly `grid_samples(...)` for the same seed
+    (the noise is drawn from one stream in order), while only one part is in
+    memory at a time.
+    """
+    rng = np.random.default_rng(seed)
+    for labels in grid_labels(digits, per_digit, chunk):
+        noise = rng.standard_normal((len(labels), generator.latent_dim), dtype=np.float32)
+        yield generator.generate(labels, noise=noise), labels
+
+
+def grid_labels(digits, per_digit, chunk=CHUNK):
+    """The labels of `grid_samples` in parts of at most `chunk`: int32 `[k]` each."""
+    digits = np.asarray(digits, np.int32)
+    total = len(digits) * per_digit
+    for start in range(0, total, chunk):
+        yield digits[np.arange(start, min(start + chunk, total)) // per_digit]
 
 
 def interpolation_strip(generator, pair, steps, rows, seed):

@@ -1,5 +1,6 @@
 """Wires data, networks, model, callbacks, checkpoints and export into a run."""
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -9,7 +10,17 @@ import time
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import checkpoint, data, distribute, export, fileio, perf, progress, runtime
+from keras_cgan import (
+    checkpoint,
+    data,
+    distribute,
+    export,
+    fileio,
+    perf,
+    progress,
+    runtime,
+    workdir_lock,
+)
 from keras_cgan.builder import build_gan
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import ConfigError
@@ -125,9 +136,7 @@ def _move_run_aside(workdir):
 
 
 def _save_model(gan, path):
-    tmp = path[: -len(".keras")] + ".tmp.keras"
-    gan.save(tmp)
-    os.replace(tmp, path)
+    fileio.write_atomic(path, gan.save)
 
 
 def _say(config, message):
@@ -176,12 +185,28 @@ def train(
         TrainingDiverged: a loss or weight became NaN/Inf (last good
             checkpoint kept).
         TrainingInterrupted: SIGTERM/SIGINT; a checkpoint was written.
+        WorkdirBusy: another live process is training in `config.workdir`.
+        WriteError: a file of the run could not be written (e.g. a full disk);
+            the files written before, the last checkpoint and export included,
+            are kept.
     """
     if config.eval_every and evaluator is None and distribute.is_chief(strategy):
         raise ConfigError(
             f"eval_every={config.eval_every} needs an evaluator: pass "
             "train(config, evaluator=keras_cgan.Evaluator.for_config(config))"
         )
+    # One run per workdir; the workers of a multi-worker run other than the
+    # chief write nothing there and must not take the chief's lock.
+    if strategy is not None:
+        chief = distribute.is_chief(strategy)
+    else:
+        chief = config.strategy != "multi_worker" or distribute.is_chief()
+    lock = workdir_lock.WorkdirLock(config.workdir) if chief else contextlib.nullcontext()
+    with lock:
+        return _train(config, callbacks, strategy, evaluator)
+
+
+def _train(config, callbacks, strategy, evaluator):
     workdir = config.workdir
     ckpt_dir = os.path.join(workdir, "checkpoints")
     ckpt = checkpoint.find_checkpoint(ckpt_dir)

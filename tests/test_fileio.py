@@ -10,6 +10,7 @@ import tensorflow as tf
 from conftest import make_tiny_gan
 from keras_cgan import checkpoint
 from keras_cgan.config import TrainConfig
+from keras_cgan.errors import WriteError
 from keras_cgan.fileio import BackgroundWriter, run_job
 
 
@@ -84,5 +85,5 @@ def test_a_failed_background_checkpoint_write_is_raised(tmp_path):
     guard = checkpoint.CheckpointCallback(
         str(not_a_folder), TrainConfig(), 4, handle_signals=False, writer=BackgroundWriter()
     )
-    with pytest.raises(FileExistsError):
+    with pytest.raises(WriteError, match=f"cannot write {not_a_folder}/latest: FileExistsError"):
         make_tiny_gan().fit(_batches(), epochs=2, callbacks=[guard], verbose=0)

@@ -190,16 +190,18 @@ def export_generator(gan, directory, config=None):
     """
     import tensorflow as tf
 
-    from keras_cgan.fileio import replace_dir
+    from keras_cgan.fileio import replace_dir, writing
 
     directory = os.path.abspath(directory)
     parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
     metadata = export_metadata(gan, config)
     metadata_json = json.dumps(metadata, indent=2, sort_keys=True)
-    tmp = tempfile.mkdtemp(prefix=".export-tmp-", dir=parent)
+    tmp = None
     try:
-        with tempfile.TemporaryDirectory() as scratch:
+        # A failed write (a full disk): one WriteError, the previous export kept.
+        with writing(directory), tempfile.TemporaryDirectory() as scratch:
+            os.makedirs(parent, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix=".export-tmp-", dir=parent)
             metadata_path = os.path.join(scratch, METADATA_FILE)
             with open(metadata_path, "w") as f:
                 f.write(metadata_json + "\n")
@@ -220,9 +222,10 @@ def export_generator(gan, directory, config=None):
                     "generate_soft": module.generate_soft,
                 },
             )
-        replace_dir(out, directory)
+            replace_dir(out, directory)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     return directory
 
 
@@ -355,6 +358,12 @@ class ExportedGenerator:
             )
         return outputs["images"].numpy()
 
+    def _check_size(self, n):
+        from keras_cgan import sizes
+
+        shape = self.metadata["image_shape"]
+        sizes.check_generate(n, shape, self.latent_dim, self.num_classes)
+
     def generate(self, labels, noise=None, seed=None):
         """Images float32 `[N, 28, 28, 1]` in [0, 1] for integer `labels` `[N]`.
 
@@ -363,8 +372,14 @@ class ExportedGenerator:
             noise: float32 `[N, latent_dim]`; drawn from N(0, 1) with
                 `np.random.default_rng(seed)` if None.
             seed: Seed of the drawn noise.
+
+        Raises:
+            TooLarge: the images would need more than
+                `keras_cgan.sizes.MAX_GENERATE_BYTES` of memory.
+            ExportError: the export's signature failed.
         """
         labels = np.asarray(labels, np.int32).reshape(-1)
+        self._check_size(len(labels))
         if noise is None:
             rng = np.random.default_rng(seed)
             noise = rng.standard_normal((len(labels), self.latent_dim), dtype=np.float32)
@@ -382,6 +397,7 @@ class ExportedGenerator:
 
     def generate_soft(self, one_hot, noise):
         """float32 images for soft labels `one_hot` `[N, num_classes]` and `noise`."""
+        self._check_size(len(noise))
         return self._call(
             "generate_soft",
             noise=np.asarray(noise, np.float32),
