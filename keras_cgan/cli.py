@@ -122,5 +122,8 @@ def exits_on_user_error(main):
             return main(argv)
         except KerasCganError as e:
             fail(e)
+        except BrokenPipeError:  # Output piped into `head` or `grep -q`: not an error.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
 
     return wrapper

@@ -190,15 +190,12 @@ def load_tfds_mnist(split: str = "train", data_dir: Optional[str] = None):
     try:
         import tensorflow_datasets as tfds
 
-        images, labels = tfds.as_numpy(
-            tfds.load(
-                "mnist",
-                split=split,
-                batch_size=-1,
-                as_supervised=True,
-                data_dir=data_dir,
-            )
-        )
+        dataset = tfds.load("mnist", split=split, as_supervised=True, data_dir=data_dir)
+        # Batches, not batch_size=-1: its single-element read aborts the
+        # process under tfds' mock_data with this TensorFlow.
+        parts = list(tfds.as_numpy(dataset.batch(8192)))
+        images = np.concatenate([p[0] for p in parts])
+        labels = np.concatenate([p[1] for p in parts])
     except Exception as e:  # Any failure: the remedy is the same.
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise DataError(

@@ -20,7 +20,8 @@ from absl import flags
 
 from keras_cgan import cli, config_flags
 from keras_cgan.errors import EvaluationError
-from keras_cgan.evaluation import check_model_path, check_num_samples
+from keras_cgan.evaluation import check_num_samples
+from keras_cgan.samplers import check_model_path
 
 FLAGS = flags.FLAGS
 
@@ -57,7 +58,7 @@ def main(argv):
     del argv  # Unused: positional arguments are rejected by `cli.run`.
     _check_flags(FLAGS)
     cli.quiet_tensorflow()
-    from keras_cgan import data, evaluation
+    from keras_cgan import data, evaluation, samplers
 
     evaluator = evaluation.Evaluator(
         classifier_dir=FLAGS.classifier_dir,
@@ -73,7 +74,7 @@ def main(argv):
         train_images, train_labels = data.load_mnist(
             "train", mnist_dir=FLAGS.mnist_dir, tfds_data_dir=FLAGS.tfds_data_dir
         )
-        for name, sampler in evaluation.baseline_samplers(train_images, train_labels).items():
+        for name, sampler in samplers.baseline_samplers(train_images, train_labels).items():
             results[name] = evaluator.evaluate(sampler, n, seed)
 
     info = evaluator.classifier.info

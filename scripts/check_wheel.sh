@@ -26,9 +26,13 @@ export PATH="$work/venv/bin:$PATH"
 cd "$work"  # Outside the checkout: only the installed package is there.
 
 keras-cgan-train --version
-keras-cgan-train --list_presets
+listed="$(keras-cgan-train --list_presets)"
+echo "$listed"
 for preset in "$repo"/flags/*.cfg; do
-  keras-cgan-train --list_presets | grep -q "^$(basename "$preset" .cfg) "
+  if ! grep -q "^$(basename "$preset" .cfg) " <<<"$listed"; then
+    echo "check_wheel: --list_presets lacks $(basename "$preset" .cfg)" >&2
+    exit 1
+  fi
 done
 if keras-cgan-train --preset=no_such_preset 2>err.txt; then
   echo "check_wheel: an unknown preset was accepted" >&2

@@ -154,11 +154,11 @@ def cmd_report(args, overrides):
             os.path.join(DOCS, f"{preset}_preset_grid.png"),
         )
     cli.quiet_tensorflow()
-    from keras_cgan import data, evaluation
+    from keras_cgan import data, evaluation, samplers
 
     evaluator = evaluation.Evaluator(mnist_dir=args.mnist_dir)
     images, labels = data.load_mnist("train", mnist_dir=args.mnist_dir)
-    real = evaluator.evaluate(evaluation.real_data_sampler(images, labels), args.eval_samples, 0)
+    real = evaluator.evaluate(samplers.real_data_sampler(images, labels), args.eval_samples, 0)
     rows.append(_row("real data (MNIST train)", "", real.summary()))
     table = _HEADER + "\n" + "\n".join(rows)
     print(table)

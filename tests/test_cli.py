@@ -7,7 +7,7 @@ import os
 import pytest
 from absl import flags
 
-from conftest import REPO_ROOT, one_error_line, run_cli
+from helpers import REPO_ROOT, one_error_line, run_cli
 from keras_cgan import config_flags
 from keras_cgan.config import TrainConfig
 

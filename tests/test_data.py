@@ -27,7 +27,7 @@ def test_fixture_idx_loads(small_mnist_dir):
 
 def test_fixture_is_a_prefix_of_real_mnist(small_mnist_dir, real_mnist_dir):
     small, small_labels = data.load_local_mnist(small_mnist_dir, "train")
-    full, full_labels = data.load_local_mnist(real_mnist_dir, "train")
+    full, full_labels = data.load_mnist("train", mnist_dir=real_mnist_dir)
     assert full.shape == (60000, 28, 28, 1)
     np.testing.assert_array_equal(small, full[:300])
     np.testing.assert_array_equal(small_labels, full_labels[:300])
@@ -137,8 +137,10 @@ def test_batch_larger_than_data_is_a_clear_error():
         data.make_dataset(images, labels, 64)
 
 
-def test_mnist_dataset_tfds_path_with_mock_data():
+def test_mnist_dataset_tfds_path_with_mock_data(monkeypatch):
     import tensorflow_datasets as tfds
+
+    monkeypatch.delenv("KERAS_CGAN_MNIST_DIR", raising=False)  # Else it reads the folder.
 
     with tfds.testing.mock_data(num_examples=40):
         ds = data.mnist_dataset("train", batch_size=8, mnist_dir="", seed=0)

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_MNIST, REPO_ROOT, TINY_RUN_FLAGS, fake_batch, one_error_line, run_cli
+from helpers import FIXTURE_MNIST, REPO_ROOT, TINY_RUN_FLAGS, fake_batch, one_error_line, run_cli
 from keras_cgan import builder, checkpoint, distribute, export, train
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import ConfigError

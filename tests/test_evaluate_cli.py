@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli, save_tiny_export
-from keras_cgan import evaluation
+from helpers import mnist_flags, run_cli, save_tiny_export
+from keras_cgan import samplers
 
 
 def _run_evaluate(*args, env_extra=None):
@@ -62,7 +62,7 @@ def test_evaluate_an_export_with_baselines_end_to_end(
         "--num_samples=200",
         "--baseline",
         f"--classifier_dir={reference_classifier.cache_root}",
-        f"--mnist_dir={real_mnist_dir}",
+        *mnist_flags(real_mnist_dir),
         f"--json={out}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -70,12 +70,12 @@ def test_evaluate_an_export_with_baselines_end_to_end(
     report = json.loads(out.read_text())
     assert report["num_samples"] == 200 and report["seed"] == 0
     assert report["classifier"]["key"] == reference_classifier.info["key"]
-    assert list(report["results"]) == [export, *evaluation.BASELINE_NAMES]
+    assert list(report["results"]) == [export, *samplers.BASELINE_NAMES]
     for name, metrics in report["results"].items():
         assert metrics["num_samples"] == 200 and len(metrics["fid_per_class"]) == 10, name
     # Random weights draw no digits: far worse than real data on every count.
-    model, real = report["results"][export], report["results"][evaluation.BASELINE_NAMES[0]]
+    model, real = report["results"][export], report["results"][samplers.BASELINE_NAMES[0]]
     assert model["fid"] > 10 * real["fid"] and model["accuracy"] < 0.5
-    for name in (export, *evaluation.BASELINE_NAMES):
+    for name in (export, *samplers.BASELINE_NAMES):
         assert f"| {name}" in result.stdout
     assert "per class" in result.stdout

@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_MNIST, PixelClassifier, make_tiny_gan, save_tiny_export
-from keras_cgan import callbacks, classifier, data, evaluation, networks, train
+from helpers import FIXTURE_MNIST, PixelClassifier, make_tiny_gan, save_tiny_export
+from keras_cgan import callbacks, classifier, data, evaluation, metrics, networks, samplers, train
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import ConfigError, EvaluationError, KerasCganError
 from keras_cgan.model import ConditionalGAN
@@ -45,22 +45,22 @@ def _random_spd(rng, d):
 def test_frechet_distance_matches_closed_forms():
     rng = np.random.default_rng(0)
     mu, cov = rng.standard_normal(5), _random_spd(rng, 5)
-    assert evaluation.frechet_distance(mu, cov, mu, cov) == pytest.approx(0.0, abs=1e-8)
+    assert metrics.frechet_distance(mu, cov, mu, cov) == pytest.approx(0.0, abs=1e-8)
     # Diagonal covariances: |mu1 - mu2|^2 + sum (sqrt(a) - sqrt(b))^2.
     a, b = rng.uniform(0.5, 2.0, 4), rng.uniform(0.5, 2.0, 4)
     m1, m2 = rng.standard_normal(4), rng.standard_normal(4)
     expected = np.sum((m1 - m2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
-    assert evaluation.frechet_distance(m1, np.diag(a), m2, np.diag(b)) == pytest.approx(expected)
+    assert metrics.frechet_distance(m1, np.diag(a), m2, np.diag(b)) == pytest.approx(expected)
     # Non-commuting covariances: tr sqrt(C1 C2) from the eigenvalues of C1 C2.
     c1, c2 = _random_spd(rng, 6), _random_spd(rng, 6)
     tr_sqrt = np.sqrt(np.linalg.eigvals(c1 @ c2).real).sum()
     expected = np.sum((m1[:1] - m2[:1]) ** 2) + np.trace(c1) + np.trace(c2) - 2 * tr_sqrt
-    got = evaluation.frechet_distance(
+    got = metrics.frechet_distance(
         np.r_[m1[:1], np.zeros(5)], c1, np.r_[m2[:1], np.zeros(5)], c2
     )
     assert got == pytest.approx(expected, rel=1e-9)
     # A collapsed sample (zero covariance) against a spread one.
-    assert evaluation.frechet_distance(mu, np.zeros((5, 5)), mu + 1, cov) == pytest.approx(
+    assert metrics.frechet_distance(mu, np.zeros((5, 5)), mu + 1, cov) == pytest.approx(
         5.0 + np.trace(cov)
     )
 
@@ -79,15 +79,15 @@ def _brute_precision_recall(real, fake, k):
 
 def test_precision_recall_by_hand_on_a_line():
     real = np.array([[0.0], [1.0], [2.0], [3.0], [10.0]])
-    np.testing.assert_allclose(evaluation.knn_radii(real, k=1), [1, 1, 1, 1, 7])
+    np.testing.assert_allclose(metrics.knn_radii(real, k=1), [1, 1, 1, 1, 7])
     fake = np.array([[0.5], [19.0], [2.6], [30.0]])
     # Fake radii (k=1): 2.1, 11, 2.1, 11. Inside the real balls: 0.5 and 2.6
     # (19 is 9 from 10, whose ball has radius 7). Real points inside the fake
     # balls: 0, 1, 2, 3 (within 2.1 of 0.5 or 2.6) and 10 (within 11 of 19).
-    assert evaluation.precision_recall(real, fake, k=1) == (0.5, 1.0)
+    assert metrics.precision_recall(real, fake, k=1) == (0.5, 1.0)
     fake = np.array([[0.5], [0.6], [1.5], [40.0]])  # Radii 0.1, 0.1, 0.9, 38.5.
     # Precision: all but 40. Recall: 1 and 2 (within 0.9 of 1.5), 3 and 10 (within 38.5 of 40).
-    assert evaluation.precision_recall(real, fake, k=1) == (0.75, 0.8)
+    assert metrics.precision_recall(real, fake, k=1) == (0.75, 0.8)
 
 
 def test_chunked_distances_match_brute_force():
@@ -96,12 +96,12 @@ def test_chunked_distances_match_brute_force():
     fake = (rng.standard_normal((90, 6)) * 1.3 + 0.4).astype(np.float32)
     expected = _brute_precision_recall(real, fake, k=3)
     for chunk in (7, 64, 4096):
-        got = evaluation.precision_recall(real, fake, k=3, chunk=chunk)
+        got = metrics.precision_recall(real, fake, k=3, chunk=chunk)
         np.testing.assert_allclose(got, expected)
     d = np.sqrt(((real[:, None] - real[None]) ** 2).sum(-1))
     brute_mean = d.sum() / (len(real) * (len(real) - 1))
     for chunk in (5, 4096):
-        assert evaluation.mean_pairwise_distance(real, chunk=chunk) == pytest.approx(
+        assert metrics.mean_pairwise_distance(real, chunk=chunk) == pytest.approx(
             brute_mean, rel=1e-5
         )
 
@@ -112,29 +112,29 @@ def test_precision_recall_tell_matching_shifted_and_collapsed_clouds_apart():
     same = rng.standard_normal((1000, 8))
     shifted = rng.standard_normal((1000, 8)) + 6.0
     collapsed = np.repeat(rng.standard_normal((5, 8)) * 0.3, 200, axis=0)
-    p, r = evaluation.precision_recall(real, same)
+    p, r = metrics.precision_recall(real, same)
     assert p > 0.6 and r > 0.6
-    assert evaluation.precision_recall(real, shifted) == (0.0, 0.0)
-    p, r = evaluation.precision_recall(real, collapsed)
+    assert metrics.precision_recall(real, shifted) == (0.0, 0.0)
+    p, r = metrics.precision_recall(real, collapsed)
     assert p == 1.0 and r < 0.01
 
 
 def test_mean_pairwise_distance_and_unit_rows():
     points = np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]])
-    assert evaluation.mean_pairwise_distance(points) == pytest.approx((5 + 10 + 5) / 3)
-    assert evaluation.mean_pairwise_distance(np.ones((4, 3))) == 0.0
-    unit = evaluation.unit_rows(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    assert metrics.mean_pairwise_distance(points) == pytest.approx((5 + 10 + 5) / 3)
+    assert metrics.mean_pairwise_distance(np.ones((4, 3))) == 0.0
+    unit = metrics.unit_rows(np.array([[3.0, 4.0], [0.0, 0.0]]))
     np.testing.assert_allclose(unit, [[0.6, 0.8], [0.0, 0.0]])
     with pytest.raises(EvaluationError, match="at least 2 points"):
-        evaluation.mean_pairwise_distance(points[:1])
+        metrics.mean_pairwise_distance(points[:1])
 
 
 def test_classifier_score_bounds():
     eye = np.eye(10)
-    assert evaluation.classifier_score(np.tile(eye, (3, 1))) == pytest.approx(10.0)
-    assert evaluation.classifier_score(np.tile(eye[:2], (5, 1))) == pytest.approx(2.0)
-    assert evaluation.classifier_score(np.tile(eye[4], (7, 1))) == pytest.approx(1.0)
-    assert evaluation.classifier_score(np.full((6, 10), 0.1)) == pytest.approx(1.0)
+    assert metrics.classifier_score(np.tile(eye, (3, 1))) == pytest.approx(10.0)
+    assert metrics.classifier_score(np.tile(eye[:2], (5, 1))) == pytest.approx(2.0)
+    assert metrics.classifier_score(np.tile(eye[4], (7, 1))) == pytest.approx(1.0)
+    assert metrics.classifier_score(np.full((6, 10), 0.1)) == pytest.approx(1.0)
 
 
 # ------------------------------------------------------- the evaluator, stubbed
@@ -157,14 +157,14 @@ def test_broken_generators_fail_with_the_stub_classifier_too(small_mnist, stub_e
     (x, y), _ = small_mnist
     results = {
         name: stub_evaluator.evaluate(sampler, num_samples=100, seed=0)
-        for name, sampler in evaluation.baseline_samplers(x, y).items()
+        for name, sampler in samplers.baseline_samplers(x, y).items()
     }
-    real, noise, collapsed = (results[n] for n in evaluation.BASELINE_NAMES)
+    real, noise, collapsed = (results[n] for n in samplers.BASELINE_NAMES)
     assert collapsed.diversity < 1e-3 and collapsed.recall == 0.0
     assert 0.6 < real.diversity < 1.5 and real.recall > 0.3
     assert noise.fid > 5 * real.fid and collapsed.fid > 2 * real.fid
     table = evaluation.format_table(results)
-    assert all(name in table for name in evaluation.BASELINE_NAMES)
+    assert all(name in table for name in samplers.BASELINE_NAMES)
     assert len(evaluation.format_per_class(real).splitlines()) == 12
 
 
@@ -224,11 +224,11 @@ def test_an_export_scores_like_its_model(stub_evaluator, tmp_path):
     gan = _linear_gan()
     kernel, bias = gan.generator.get_layer("pixels").get_weights()
     path = save_tiny_export(tmp_path / "export", kernel, bias, latent_dim=4)
-    exported = evaluation.as_sampler(path)
+    exported = samplers.as_sampler(path)
     assert exported.num_classes == 10
     labels = np.repeat(np.arange(10), 3)
     np.testing.assert_allclose(
-        exported(labels, 7), evaluation.as_sampler(gan)(labels, 7), atol=1e-6
+        exported(labels, 7), samplers.as_sampler(gan)(labels, 7), atol=1e-6
     )
     from_export = stub_evaluator.evaluate(path, num_samples=200, seed=3)
     from_model = stub_evaluator.evaluate(gan, num_samples=200, seed=3)
@@ -286,7 +286,7 @@ def test_check_model_path_errors(tmp_path, setup, message):
     target = tmp_path / "model"
     path = setup(str(target)) or str(target)
     with pytest.raises(EvaluationError, match=message) as info:
-        evaluation.as_sampler(path)
+        samplers.as_sampler(path)
     assert "\n" not in str(info.value)
 
 
@@ -321,7 +321,7 @@ def test_an_export_without_the_generate_signature_is_refused(tmp_path):
     }
     _write(str(tmp_path / "e" / "assets" / "keras_cgan.json"), json.dumps(meta))
     with pytest.raises(EvaluationError, match="no 'generate' signature .*serving_default"):
-        evaluation.as_sampler(str(tmp_path / "e"))
+        samplers.as_sampler(str(tmp_path / "e"))
 
 
 # ------------------------------------------------------- callback and wiring

@@ -7,7 +7,7 @@ fixture (about 1.5 minutes on 2 CPU cores).
 import numpy as np
 import pytest
 
-from keras_cgan import classifier, data, evaluation
+from keras_cgan import classifier, data, evaluation, samplers
 
 NUM_SAMPLES = 2000  # The callback's default: what a training run sees.
 
@@ -39,8 +39,8 @@ def mnist_results(reference_classifier):
     mnist_dir = os.environ["KERAS_CGAN_MNIST_DIR"]
     evaluator = evaluation.Evaluator(reference_classifier, mnist_dir=mnist_dir)
     train_images, train_labels = data.load_mnist("train", mnist_dir=mnist_dir)
-    samplers = evaluation.baseline_samplers(train_images, train_labels)
-    results = {name: evaluator.evaluate(s, NUM_SAMPLES, seed=0) for name, s in samplers.items()}
+    baselines = samplers.baseline_samplers(train_images, train_labels)
+    results = {name: evaluator.evaluate(s, NUM_SAMPLES, seed=0) for name, s in baselines.items()}
     print(f"\n{NUM_SAMPLES} samples against MNIST test:\n" + evaluation.format_table(results))
     return evaluator, samplers, results
 
@@ -48,7 +48,7 @@ def mnist_results(reference_classifier):
 @pytest.mark.slow
 def test_real_digits_score_near_the_ceiling(mnist_results):
     _, _, results = mnist_results
-    real = results[evaluation.BASELINE_NAMES[0]]
+    real = results[samplers.BASELINE_NAMES[0]]
     assert real.accuracy >= 0.98 and min(real.accuracy_per_class) >= 0.95
     assert real.precision >= 0.75 and real.recall >= 0.75
     assert 0.9 <= real.diversity <= 1.1
@@ -59,7 +59,7 @@ def test_real_digits_score_near_the_ceiling(mnist_results):
 @pytest.mark.slow
 def test_noise_fails_accuracy_fid_precision_and_score(mnist_results):
     _, _, results = mnist_results
-    real, noise = results[evaluation.BASELINE_NAMES[0]], results[evaluation.BASELINE_NAMES[1]]
+    real, noise = results[samplers.BASELINE_NAMES[0]], results[samplers.BASELINE_NAMES[1]]
     assert noise.accuracy <= 0.2  # Chance is 0.1.
     assert noise.fid > 20 * real.fid and noise.class_fid > 20 * real.class_fid
     assert noise.precision <= 0.1 and noise.recall <= 0.1
@@ -70,7 +70,7 @@ def test_noise_fails_accuracy_fid_precision_and_score(mnist_results):
 @pytest.mark.slow
 def test_collapse_fails_fid_recall_and_diversity(mnist_results):
     _, _, results = mnist_results
-    real, collapsed = results[evaluation.BASELINE_NAMES[0]], results[evaluation.BASELINE_NAMES[2]]
+    real, collapsed = results[samplers.BASELINE_NAMES[0]], results[samplers.BASELINE_NAMES[2]]
     assert collapsed.fid > 20 * real.fid and collapsed.class_fid > 20 * real.class_fid
     assert collapsed.recall <= 0.05
     assert collapsed.diversity <= 0.01 and max(collapsed.diversity_per_class) <= 0.01
@@ -82,7 +82,7 @@ def test_collapse_fails_fid_recall_and_diversity(mnist_results):
 @pytest.mark.slow
 def test_real_mnist_evaluation_is_deterministic(mnist_results):
     evaluator, samplers, results = mnist_results
-    name = evaluation.BASELINE_NAMES[0]
+    name = samplers.BASELINE_NAMES[0]
     again = evaluator.evaluate(samplers[name], NUM_SAMPLES, seed=0)
     assert again == results[name]
     other = evaluator.evaluate(samplers[name], NUM_SAMPLES, seed=1)

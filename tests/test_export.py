@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import fake_batch, make_tiny_gan, one_error_line, run_cli
+from helpers import fake_batch, make_tiny_gan, one_error_line, run_cli
 from keras_cgan import export
 
 # Runs in a fresh interpreter that never imports keras_cgan.

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import fake_batch, make_tiny_gan
+from helpers import fake_batch, make_tiny_gan
 from keras_cgan import builder, data, perf, rng, train
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import ConfigError

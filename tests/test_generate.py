@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_tiny_gan, one_error_line, run_cli
+from helpers import make_tiny_gan, one_error_line, run_cli
 from keras_cgan import export, sampling
 
 

@@ -11,15 +11,15 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, one_error_line, run_cli
-from keras_cgan import evaluation, loading, train
+from helpers import REPO_ROOT, one_error_line, run_cli
+from keras_cgan import loading, samplers, train
 from keras_cgan.errors import ModelError
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
+    from helpers import FIXTURE_MNIST
     from keras_cgan.config import TrainConfig
-    from conftest import FIXTURE_MNIST
 
     config = TrainConfig(
         epochs=1,
@@ -95,8 +95,8 @@ def test_run_folder_export_and_keras_file_draw_the_same_images(finished_run):
 def test_the_evaluator_takes_a_run_folder(finished_run):
     labels = np.arange(10)
     np.testing.assert_allclose(
-        evaluation.as_sampler(finished_run)(labels, 3),
-        evaluation.as_sampler(os.path.join(finished_run, "export"))(labels, 3),
+        samplers.as_sampler(finished_run)(labels, 3),
+        samplers.as_sampler(os.path.join(finished_run, "export"))(labels, 3),
         atol=1e-5,
     )
 

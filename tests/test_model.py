@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import fake_batch, make_tiny_gan
+from helpers import fake_batch, make_tiny_gan, round_trip
 from keras_cgan.model import ConditionalGAN, LabelError
 
 
@@ -173,26 +173,11 @@ def test_save_load_round_trip_and_continue(arch, tmp_path):
     images, one_hot, noise = fake_batch()
     for _ in range(3):
         gan.train_on_batch(_feed(images, one_hot, noise))
-    path = str(tmp_path / "gan.keras")
-    gan.save(path)
-    loaded = keras.models.load_model(path)
-    assert isinstance(loaded, ConditionalGAN)
+    loaded = round_trip(gan, tmp_path)  # Weights, optimizer state, loss, samples.
     assert (loaded.latent_dim, loaded.num_classes) == (8, 10)
-
-    probe = np.random.default_rng(1).standard_normal((10, 8)).astype("float32")
-    np.testing.assert_array_equal(
-        gan.generate(range(10), noise=probe), loaded.generate(range(10), noise=probe)
-    )
     for name in ("d_optimizer", "g_optimizer"):
-        before, after = (
-            _optimizer_state(getattr(gan, name)),
-            _optimizer_state(getattr(loaded, name)),
-        )
         assert int(getattr(loaded, name).iterations) == 3
-        assert before.keys() == after.keys() and len(before) > 2
-        for key in before:
-            np.testing.assert_array_equal(before[key], after[key], err_msg=key)
-    assert loaded.get_config()["latent_dim"] == 8
+        assert len(_optimizer_state(getattr(loaded, name))) > 2
 
     # Both continue identically: same step, same weights afterwards.
     gan.train_on_batch(_feed(images, one_hot, noise))

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from helpers import mnist_flags
 from keras_cgan import presets, train
 from keras_cgan.evaluation import Evaluator
 
@@ -29,7 +30,7 @@ def test_best_preset_passes_the_bar_within_minutes(real_mnist_dir, reference_cla
     config = presets.load_preset(
         "best",
         f"--epochs={TEST_EPOCHS}",
-        f"--mnist_dir={real_mnist_dir}",
+        *mnist_flags(real_mnist_dir),
         f"--workdir={tmp_path / 'best'}",
         "--seed=0",
         "--verbose=0",

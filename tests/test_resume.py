@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, TINY_RUN_FLAGS, one_error_line, run_cli
+from helpers import REPO_ROOT, TINY_RUN_FLAGS, one_error_line, run_cli
 from keras_cgan import builder, checkpoint, export, train
 from keras_cgan.errors import ConfigError
 
