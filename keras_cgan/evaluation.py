@@ -32,7 +32,6 @@ SavedModel export folder, a `.keras` file, or a callable `labels -> images`
 
 import dataclasses
 import json
-import os
 import time
 from typing import Dict, Optional
 

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from conftest import REPO_ROOT, TINY_RUN_FLAGS, one_error_line
+from helpers import REPO_ROOT, TINY_RUN_FLAGS, one_error_line
 from keras_cgan import checkpoint, fileio, train
 from keras_cgan.errors import KerasCganError, WriteError
 
@@ -80,7 +80,7 @@ def _leftovers(workdir):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A finished one-epoch run (checkpoint, export, model, logs), copied per test."""
-    from conftest import FIXTURE_MNIST
+    from helpers import FIXTURE_MNIST
     from keras_cgan.config import TrainConfig
 
     config = TrainConfig(

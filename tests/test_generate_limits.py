@@ -7,8 +7,8 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
-from conftest import make_tiny_gan, one_error_line, run_cli
-from keras_cgan import callbacks, generate, sizes
+from helpers import make_tiny_gan, one_error_line, run_cli
+from keras_cgan import callbacks, generate, sampling, sizes
 from keras_cgan.errors import WriteError
 
 
@@ -136,7 +136,7 @@ def test_the_exported_generator_refuses_too(tmp_path, monkeypatch):
 
 
 def test_the_command_line_refuses_a_huge_request_before_loading_the_model(tmp_path):
-    from conftest import save_tiny_export
+    from helpers import save_tiny_export
 
     model = save_tiny_export(tmp_path / "export", np.zeros((18, 784)), np.zeros(784), 8)
     out, npz = tmp_path / "x.png", tmp_path / "x.npz"

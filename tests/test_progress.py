@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import make_tiny_gan
+from helpers import make_tiny_gan
 from keras_cgan import data, distribute, progress
 
 

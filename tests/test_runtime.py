@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURE_MNIST, REPO_ROOT, fake_batch, make_tiny_gan, run_cli
+from helpers import FIXTURE_MNIST, REPO_ROOT, fake_batch, make_tiny_gan, run_cli
 from keras_cgan import distribute, runtime
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import ConfigError

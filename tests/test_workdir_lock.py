@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT, TINY_RUN_FLAGS, one_error_line, run_cli
+from helpers import REPO_ROOT, TINY_RUN_FLAGS, one_error_line, run_cli
 from keras_cgan import train, workdir_lock
 from keras_cgan.workdir_lock import LOCK_FILE, WorkdirBusy, WorkdirLock
 
