@@ -22,8 +22,9 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from keras_cgan.config import MNIST_DIR_ENV
+from keras_cgan.config import DEFAULT_STEPS_PER_EXECUTION, MNIST_DIR_ENV
 from keras_cgan.errors import DataError
+from keras_cgan.perf import PIPELINE
 
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -395,27 +396,61 @@ def mnist_dataset(
     shuffle: bool = True,
     seed: int = 0,
     num_examples: int = 0,
+    stack: Optional[int] = None,
+    raw: bool = True,
 ) -> tf.data.Dataset:
-    """MNIST as a reshuffling `tf.data` pipeline, ready for `model.fit`.
+    """MNIST as a reshuffling `tf.data` pipeline for `ConditionalGAN.fit`.
+
+    By default it feeds `fit` the way the command line does: each element
+    stacks up to `DEFAULT_STEPS_PER_EXECUTION` (200) consecutive batches of
+    raw uint8 pixels and integer labels, which `ConditionalGAN` trains as that
+    many steps in one compiled call, converting them inside the step, with
+    the pipeline options of `keras_cgan.perf.PIPELINE`. Keras therefore
+    counts elements, not batches: an epoch of 60,000 examples at batch 64 is
+    937 steps in 5 elements (the progress bar shows 5; `steps_per_epoch`,
+    if given, counts elements), the last stack holding the 137 batches left.
+    A stack never spans two epochs; the incomplete last batch is dropped.
+
+    For one batch per element of float32 images and one-hot labels (to look
+    at the data, or for another model), pass `stack=1, raw=False`.
 
     Args:
         split: "train" or "test".
-        batch_size: Examples per batch; the incomplete last batch is dropped.
+        batch_size: Examples per batch.
         mnist_dir: Local MNIST folder; None falls back to `KERAS_CGAN_MNIST_DIR`,
             then tensorflow-datasets.
         tfds_data_dir: tensorflow-datasets data directory.
         shuffle: Reshuffle on every pass.
         seed: Seed of the shuffle.
         num_examples: Keep only the first N examples (0 = all).
+        stack: Batches per element (>= 1). None: `DEFAULT_STEPS_PER_EXECUTION`,
+            or 1 when called inside the scope of a multi-replica
+            `tf.distribute` strategy (which would split a stack between its
+            replicas).
+        raw: Yield uint8 pixels and int32 class ids (converted by the train
+            step) instead of float32 images and one-hot labels.
 
     Returns:
-        A dataset of `(images, one_hot)`: float32 `[B, 28, 28, 1]` in [0, 1] and
-        float32 `[B, 10]`.
+        A dataset of `(images, labels)`. With `stack=K > 1`: uint8
+        `[<=K, B, 28, 28, 1]` in 0..255 and int32 `[<=K, B]` in 0..9 (`raw`),
+        or float32 `[<=K, B, 28, 28, 1]` in [0, 1] and one-hot float32
+        `[<=K, B, 10]`. With `stack=1`: the same without the leading axis.
     """
+    if stack is None:
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        stack = 1 if replicas > 1 else DEFAULT_STEPS_PER_EXECUTION
     images, labels = load_mnist(
         split, mnist_dir=mnist_dir, tfds_data_dir=tfds_data_dir, num_examples=num_examples
     )
-    return make_dataset(images, labels, batch_size, shuffle=shuffle, seed=seed)
+    return make_dataset(
+        images,
+        labels,
+        batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        stack=stack,
+        **{**PIPELINE, "raw": raw},
+    )
 
 
 def _check_split(split):
