@@ -338,30 +338,32 @@ def make_dataset(
 
         return batches.flat_map(slices)
 
+    start, end = epochs if epochs is not None else (0, None)
+
+    def epoch_batches(epoch):
+        # One vectorised shuffle of all indices per epoch: Dataset.shuffle
+        # would pass them through its buffer one by one (~0.2 s of CPU per
+        # epoch of 60,000 examples, taken from training on a small machine).
+        order = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            order = tf.random.experimental.stateless_shuffle(
+                order, seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+            )
+        order = tf.reshape(order[: steps * batch_size], [steps, batch_size])
+        batches = tf.data.Dataset.from_tensor_slices(order)
+        if skip_batches:  # Only the first epoch of the range was partly trained.
+            batches = batches.skip(tf.where(epoch == start, tf.constant(skip_batches, tf.int64), 0))
+        return stacked(replica_slices(batches))
+
     if epochs is None:
         if skip_batches or replica_slice is not None:
             raise DataError("skip_batches and replica_slice need an epochs=(start, end) range")
-        indices = tf.data.Dataset.range(n)
-        if shuffle:
-            indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        batches = stacked(indices.batch(batch_size, drop_remainder=True))
+        # Each pass over the dataset draws a fresh shuffle key.
+        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+        batches = keys.flat_map(epoch_batches).apply(
+            tf.data.experimental.assert_cardinality(steps_per_epoch(n, batch_size, stack))
+        )
     else:
-        start, end = epochs
-
-        def epoch_batches(epoch):
-            order = tf.range(n, dtype=tf.int64)
-            if shuffle:
-                order = tf.random.experimental.stateless_shuffle(
-                    order, seed=tf.stack([tf.constant(seed, tf.int64), epoch])
-                )
-            order = tf.reshape(order[: steps * batch_size], [steps, batch_size])
-            batches = tf.data.Dataset.from_tensor_slices(order)
-            if skip_batches:  # Only the first epoch of the range was partly trained.
-                batches = batches.skip(
-                    tf.where(epoch == start, tf.constant(skip_batches, tf.int64), 0)
-                )
-            return stacked(replica_slices(batches))
-
         batches = tf.data.Dataset.range(start, end).flat_map(epoch_batches)
 
     def to_example(idx):

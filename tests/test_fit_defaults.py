@@ -59,8 +59,10 @@ def test_mnist_dataset_defaults_yield_stacks_of_raw_batches():
         np.testing.assert_allclose(px.numpy(), x[i].numpy().astype(np.float32) / 255.0)
         np.testing.assert_array_equal(np.argmax(py.numpy(), axis=1), y[i].numpy())
 
-    stacks = list(data.mnist_dataset(batch_size=16, mnist_dir=FIXTURE_MNIST, stack=5))
+    stacks = data.mnist_dataset(batch_size=16, mnist_dir=FIXTURE_MNIST, stack=5)
     assert [int(s[0].shape[0]) for s in stacks] == [5, 5, 5, 3]
+    # Known lengths: fit's progress bar and epoch end need no `steps_per_epoch`.
+    assert int(ds.cardinality()) == 1 and int(stacks.cardinality()) == 4
 
 
 def test_mnist_dataset_does_not_stack_under_a_multi_replica_strategy(monkeypatch):
