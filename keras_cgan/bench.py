@@ -27,7 +27,11 @@ Sections (`--sections`):
 * pipeline: the input pipeline alone, batches/s;
 * generate: images/s through the exported SavedModel (`keras_cgan.export`)
   and through `ConditionalGAN.generate`;
-* memory: peak resident memory of a one-epoch `keras_cgan.main` run.
+* memory: peak resident memory of a one-epoch `keras_cgan.main` run;
+* readme: the README's "Use it from Python" `fit` example (the seed model,
+  `mnist_dataset` and `compile` at their defaults, a `SampleGrid`) against
+  the seed preset through `keras_cgan.train.train`, epochs in turn; also the
+  example with float unstacked data and no XLA.
 
 Epochs of presets whose networks are not the mlp are cut to 100 steps
 (`--max_epoch_steps`): a full dcgan epoch takes about half a minute on a

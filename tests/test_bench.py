@@ -182,3 +182,65 @@ def test_default_presets_prefer_best(tmp_path):
     (tmp_path / "best.cfg").write_text("--epochs=1\n")
     assert default_presets(str(tmp_path)) == ["seed", "best"]
     assert preset_path("best", str(tmp_path)).endswith("best.cfg")
+
+
+def test_readme_fit_target_is_judged_on_full_epochs_only():
+    def figures(ratio, steps):
+        return {
+            "fit": [],
+            "bare": [],
+            "sweep": [],
+            "readme": [
+                {
+                    "preset": "seed",
+                    "batch_size": 64,
+                    "steps_per_epoch": steps,
+                    "cli_jit_compile": True,
+                    "cli_batches_per_element": 200,
+                    "cli_epoch_s": _stat(1.0),
+                    "variants": [
+                        {
+                            "label": "README example (defaults)",
+                            "jit_compile": True,
+                            "batches_per_element": 200,
+                            "epoch_s": _stat(ratio),
+                            "ratio": _stat(ratio),
+                        },
+                        {
+                            "label": "README example, float unstacked data, no XLA",
+                            "jit_compile": False,
+                            "batches_per_element": 1,
+                            "epoch_s": _stat(5.0),
+                            "ratio": _stat(5.0),
+                        },
+                    ],
+                }
+            ],
+        }
+
+    (met,) = check_targets(figures(1.2, 937))
+    assert met["target"] == "README fit example vs CLI epoch time"
+    assert met["met"] and met["value"] == pytest.approx(1.2) and met["bound"] == 1.3
+    (missed,) = check_targets(figures(1.4, 937))
+    assert not missed["met"]
+    assert check_targets(figures(1.4, 8)) == []  # A few steps per epoch: not judged.
+    text = report(
+        {
+            "environment": {
+                "tensorflow": "x",
+                "keras": "y",
+                "cpu_count": 2,
+                "processor": "cpu",
+                "gpu": False,
+                "load_average_start": (1.0, 1.0, 1.0),
+            },
+            **figures(1.4, 937),
+            "pipeline": [],
+            "generate": [],
+            "memory": [],
+            "targets": [missed],
+        }
+    )
+    assert "README fit example vs the command line" in text
+    assert "README example, float unstacked data, no XLA" in text and "5.00" in text
+    assert "MISSED" in text

@@ -16,6 +16,26 @@ from keras_cgan.benchmarks.timing import (
 from keras_cgan.config import TrainConfig
 
 
+def timed_train(config: TrainConfig, epochs: int, runners: Sequence = ()) -> tuple:
+    """`train.train(config)` for `epochs` epochs, each followed by one call of each runner.
+
+    Returns:
+        `(timer, alternate, start, end)`: the `epoch_timer` (appended after
+        the run's own callbacks), the `interleaved` callback holding the
+        runners' results, and the clock before and after the run.
+    """
+    from keras_cgan import train
+
+    timer = epoch_timer()
+    alternate = interleaved(timer, runners)
+    with tempfile.TemporaryDirectory() as workdir, muted_stdout():
+        run = config.replace(epochs=epochs, workdir=workdir)
+        start = time.perf_counter()
+        train.train(run, callbacks=[timer, alternate])
+        end = time.perf_counter()
+    return timer, alternate, start, end
+
+
 def bench_fit(
     config: TrainConfig, steps: int, warmup: int, repeats: int, bare_variants: Sequence = ()
 ) -> tuple:
@@ -29,16 +49,8 @@ def bench_fit(
     Returns:
         `(fit, bare)`: the fit's figures and one dict per bare variant.
     """
-    from keras_cgan import train
-
-    timer = epoch_timer()
     runners = [bare_loop_runner(config, steps, jit, k) for jit, k in bare_variants]
-    alternate = interleaved(timer, [r for r, _ in runners])
-    with tempfile.TemporaryDirectory() as workdir, muted_stdout():
-        run = config.replace(epochs=warmup + repeats, workdir=workdir)
-        start = time.perf_counter()
-        train.train(run, callbacks=[timer, alternate])
-        end = time.perf_counter()
+    timer, alternate, start, end = timed_train(config, warmup + repeats, [r for r, _ in runners])
     epoch = summarize(timer.epoch_seconds(warmup))
     samples = steps * config.batch_size
     fit = {

@@ -165,6 +165,34 @@ def report(result: dict) -> str:
                 rows,
             )
         )
+    for r in result.get("readme", []):
+        rows = [
+            [
+                f"python -m keras_cgan.main, {r['preset']} preset",
+                xla_label(r["cli_jit_compile"]),
+                r["cli_batches_per_element"],
+                _fmt(r["cli_epoch_s"], 3),
+                "",
+            ]
+        ]
+        for v in r["variants"]:
+            rows.append(
+                [
+                    v["label"],
+                    xla_label(v["jit_compile"]),
+                    v["batches_per_element"],
+                    _fmt(v["epoch_s"], 3),
+                    _fmt(v["ratio"], 2),
+                ]
+            )
+        out.append(
+            _table(
+                f"\nREADME fit example vs the command line: {r['preset']} model, batch "
+                f"{r['batch_size']}, {r['steps_per_epoch']} steps/epoch, epochs in turn",
+                ["run", "XLA", "batches/element", "epoch s", "vs CLI epoch"],
+                rows,
+            )
+        )
     if result["targets"]:
         rows = [
             [

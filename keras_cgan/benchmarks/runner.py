@@ -10,12 +10,14 @@ from keras_cgan.benchmarks.fit import bench_fit
 from keras_cgan.benchmarks.generate import bench_generate, bench_memory
 from keras_cgan.benchmarks.pipeline import bench_pipeline
 from keras_cgan.benchmarks.presets import FLAGS_DIR, bench_config, epoch_steps, preset_path
+from keras_cgan.benchmarks.readme import README_BATCH_SIZE, bench_readme
 from keras_cgan.benchmarks.sweep import bench_sweep, preset_sweep
 from keras_cgan.benchmarks.targets import check_targets
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import ConfigError
 
-SECTIONS = ("fit", "bare", "sweep", "pipeline", "generate", "memory")
+SECTIONS = ("fit", "bare", "sweep", "pipeline", "generate", "memory", "readme")
+README_PRESET = "seed"  # The model of the README's fit example.
 
 
 @dataclasses.dataclass
@@ -95,9 +97,13 @@ def run(
         if options.mnist_dir:
             config = config.replace(mnist_dir=options.mnist_dir)
         presets[name] = (path, config)
+    sections = set(options.sections)
+    if "readme" in sections:
+        readme_preset = load_preset(preset_path(README_PRESET, options.flags_dir))
+        if options.mnist_dir:
+            readme_preset = readme_preset.replace(mnist_dir=options.mnist_dir)
     for key in SECTIONS:
         result[key] = []
-    sections = set(options.sections)
 
     for name, (path, preset) in presets.items():
         for batch_size in options.batch_sizes:
@@ -162,6 +168,15 @@ def run(
                 }
             )
             _partial(partial, result)
+    if "readme" in sections:
+        steps = epoch_steps(
+            readme_preset.replace(batch_size=README_BATCH_SIZE), options.max_epoch_steps
+        )
+        log(f"readme: the README's fit example and the {README_PRESET} preset, epochs in turn")
+        config = bench_config(readme_preset, README_BATCH_SIZE, steps)
+        readme = bench_readme(config, steps, options.warmup, options.repeats)
+        result["readme"].append({"preset": README_PRESET, **readme})
+        _partial(partial, result)
     result["environment"]["load_average_end"] = os.getloadavg()
     result["targets"] = check_targets(result)
     return result

@@ -80,6 +80,12 @@ def epoch_timer():
                 for e in range(max(warmup, 1), len(ends))
             ]
 
+        def span_seconds(self, warmup):
+            """Durations of epochs `warmup..` from their `on_epoch_begin` to `on_epoch_end`."""
+            return [
+                self.epoch_end[e] - self.epoch_begin[e] for e in range(warmup, len(self.epoch_end))
+            ]
+
         def callback_seconds(self, warmup):
             return [
                 self.epoch_end[e] - self.last_call_end[e]
