@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_cgan import rng, sizes
+from keras_cgan import perf, rng, sizes
 from keras_cgan.errors import ConfigError, KerasCganError
 
 
@@ -145,13 +145,24 @@ class ConditionalGAN(keras.Model):
         loss_fn=None,
         auto_scale_loss=True,
         step_jit_compile=False,
+        jit_compile="auto",
+        arch=None,
         **kwargs,
     ):
-        """Configures the two optimizers and the loss.
+        """Configures the two optimizers, the loss and how the train step is compiled.
 
         Both optimizers are built on their network's variables here (inside
         the model's distribution strategy), so their state exists before `fit`
         and is saved and restored with the model.
+
+        The default `jit_compile="auto"` makes the command line's choice
+        (`keras_cgan.perf.resolve_jit_compile`), not Keras' (which never uses
+        XLA on a CPU): XLA for the mlp networks, and for conv networks where
+        a GPU is present; on a CPU, conv networks compile each step as its own
+        XLA program (`step_jit_compile`). No XLA with `run_eagerly`, nor
+        across the CPU devices of a multi-replica strategy. Pair it with
+        stacked batches (`keras_cgan.data.mnist_dataset`'s default), which
+        run many steps per compiled call.
 
         Args:
             d_optimizer: Discriminator optimizer (instance, name or config).
@@ -166,10 +177,27 @@ class ConditionalGAN(keras.Model):
                 program per step. For conv networks on a CPU this is the
                 fastest (XLA's code for a conv step inside an XLA loop is
                 much slower; `python -m keras_cgan.bench`).
-            **kwargs: Passed to `keras.Model.compile` (`jit_compile`,
-                `steps_per_execution`, `run_eagerly`).
+            jit_compile: "auto" (see above), True (each call, with its loop
+                over a stack of batches, is one XLA program), False, or
+                "step" (the same as False with `step_jit_compile=True`).
+            arch: For "auto": the networks' family, "mlp" or a conv one
+                ("dcgan", "dcgan_proj"); None reads it off the networks'
+                layers (any convolution: conv).
+            **kwargs: Passed to `keras.Model.compile` (`steps_per_execution`,
+                `run_eagerly`).
+
+        Raises:
+            ConfigError: `jit_compile` is none of the values above, or both
+                optimizers are the same object.
         """
-        super().compile(optimizer=None, **kwargs)
+        xla = self._resolve_xla(jit_compile, step_jit_compile, arch, kwargs.get("run_eagerly"))
+        super().compile(optimizer=None, jit_compile=xla is True, **kwargs)
+        # What was asked for, saved by `get_compile_config`: a model saved
+        # with "auto" resolves it again where it is loaded.
+        setting = {"jit_compile": jit_compile, "step_jit_compile": bool(step_jit_compile)}
+        if arch is not None:
+            setting["arch"] = arch
+        object.__setattr__(self, "_jit_setting", setting)  # Plain config, not tracked state.
         d_optimizer = keras.optimizers.get(d_optimizer)
         g_optimizer = keras.optimizers.get(g_optimizer)
         if d_optimizer is g_optimizer:
@@ -177,7 +205,7 @@ class ConditionalGAN(keras.Model):
                 "d_optimizer and g_optimizer are the same object: pass two optimizers"
             )
         self.auto_scale_loss = auto_scale_loss
-        self.step_jit_compile = bool(step_jit_compile)
+        self.step_jit_compile = xla == "step"
         object.__setattr__(self, "_cached_xla_step", None)  # Remade for the new optimizers.
         if auto_scale_loss and self.uses_float16:
             d_optimizer, g_optimizer = (
@@ -208,6 +236,24 @@ class ConditionalGAN(keras.Model):
                 if not optimizer.built:
                     optimizer.build(network.trainable_variables)
 
+    def _resolve_xla(self, jit_compile, step_jit_compile, arch, run_eagerly):
+        """`compile`'s XLA settings as True, False or "step" (see `compile`)."""
+        if not (jit_compile in ("auto", "step") or isinstance(jit_compile, bool)):
+            raise ConfigError(
+                f"jit_compile must be True, False, 'step' or 'auto', got {jit_compile!r}"
+            )
+        if run_eagerly:
+            return False
+        if jit_compile == "auto":
+            if step_jit_compile:
+                return "step"
+            return perf.auto_jit_compile(
+                (self.generator, self.discriminator), arch, self._distribute_strategy
+            )
+        if jit_compile is False and step_jit_compile:
+            return "step"
+        return jit_compile
+
     @property
     def uses_float16(self):
         """Whether either network computes in float16 (and needs loss scaling)."""
@@ -225,9 +271,8 @@ class ConditionalGAN(keras.Model):
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
             "loss_fn": keras.saving.serialize_keras_object(self.loss_fn),
             "auto_scale_loss": self.auto_scale_loss,
-            "step_jit_compile": self.step_jit_compile,
             "steps_per_execution": self.steps_per_execution,
-            "jit_compile": self.jit_compile,
+            **self._jit_setting,
         }
 
     def compile_from_config(self, config):

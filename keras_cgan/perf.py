@@ -49,3 +49,42 @@ def resolve_jit_compile(arch: str, jit_compile=None, batch_size=None):
     if arch == "mlp" or gpu_available():
         return True
     return "step" if batch_size is None or batch_size <= STEP_XLA_MAX_BATCH else False
+
+
+def network_arch(*networks) -> str:
+    """ "conv" if any layer of `networks` (nested models included) convolves, else "mlp".
+
+    The architecture family `resolve_jit_compile` needs, read off built
+    networks (a `ConditionalGAN`'s generator and discriminator).
+    """
+    pending = list(networks)
+    while pending:
+        layer = pending.pop()
+        if "Conv" in type(layer).__name__:
+            return "conv"
+        pending.extend(getattr(layer, "layers", ()))
+    return "mlp"
+
+
+def auto_jit_compile(networks, arch=None, strategy=None):
+    """`resolve_jit_compile`'s auto choice for a model's networks, as a run makes it.
+
+    Args:
+        networks: The models whose layers decide mlp vs conv (`network_arch`).
+        arch: An architecture name ("mlp", "dcgan", ...) to use instead.
+        strategy: The model's `tf.distribute.Strategy` (None: the default).
+
+    Returns:
+        True, False or "step" (see `resolve_jit_compile`; the batch size is
+        not known here, so the conv networks on a CPU get "step"). False
+        where XLA cannot run: across the CPU devices of a multi-replica
+        strategy.
+    """
+    jit = resolve_jit_compile(arch or network_arch(*networks))
+    if jit and strategy is not None and strategy.num_replicas_in_sync > 1:
+        import tensorflow as tf
+
+        # As `distribute.xla_supported`: XLA cannot span several CPU devices.
+        if not (tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU")):
+            return False
+    return jit

@@ -82,7 +82,12 @@ def make_tiny_gan(
     ema_decay=None,
     **compile_kwargs,
 ):
-    """A compiled ConditionalGAN with tiny networks (and an EMA generator if `ema_decay`)."""
+    """A compiled ConditionalGAN with tiny networks (and an EMA generator if `ema_decay`).
+
+    Without XLA unless `compile_kwargs` say otherwise: tests compare the fast
+    settings against this plain reference (`compile`'s own default is "auto").
+    """
+    compile_kwargs.setdefault("jit_compile", False)
     import keras
 
     from keras_cgan import networks

@@ -5,7 +5,10 @@ import json
 import pytest
 
 from helpers import run_cli
-from keras_cgan import bench
+from keras_cgan.benchmarks.presets import default_presets, preset_path
+from keras_cgan.benchmarks.report import report
+from keras_cgan.benchmarks.targets import check_targets
+from keras_cgan.benchmarks.timing import inverted, scaled, summarize
 
 
 def _run_bench(*args, env_extra=None, timeout=900):
@@ -99,11 +102,11 @@ def test_bench_bad_input_is_one_clear_line(args, message):
 
 
 def test_statistics():
-    stat = bench.summarize([3.0, 1.0, 2.0, 10.0])
+    stat = summarize([3.0, 1.0, 2.0, 10.0])
     assert stat == {"median": 2.5, "min": 1.0, "max": 10.0, "n": 4}
-    rate = bench.inverted(bench.summarize([0.5, 1.0, 2.0]), 100.0)
+    rate = inverted(summarize([0.5, 1.0, 2.0]), 100.0)
     assert (rate["median"], rate["min"], rate["max"]) == (100.0, 50.0, 200.0)
-    ms = bench.scaled(bench.summarize([0.5, 1.0]), 1e3)
+    ms = scaled(summarize([0.5, 1.0]), 1e3)
     assert (ms["min"], ms["max"]) == (500.0, 1000.0)
 
 
@@ -146,12 +149,12 @@ def test_targets_are_judged_from_the_figures():
             ],
         }
 
-    met = bench.check_targets(figures(1.0, 0.96, 2.0, 1.0, 1.2, 0.02))
+    met = check_targets(figures(1.0, 0.96, 2.0, 1.0, 1.2, 0.02))
     assert [t["met"] for t in met] == [True, True, True, True]
     assert met[0]["value"] == pytest.approx(0.96) and met[1]["value"] == pytest.approx(2.0)
-    missed = bench.check_targets(figures(1.0, 0.9, 1.5, 1.0, 1.6, 0.06))
+    missed = check_targets(figures(1.0, 0.9, 1.5, 1.0, 1.6, 0.06))
     assert [t["met"] for t in missed] == [False, False, False, False]
-    text = bench.report(
+    text = report(
         {
             "environment": {
                 "tensorflow": "x",
@@ -175,7 +178,69 @@ def test_targets_are_judged_from_the_figures():
 
 def test_default_presets_prefer_best(tmp_path):
     (tmp_path / "seed.cfg").write_text("--epochs=1\n")
-    assert bench.default_presets(str(tmp_path)) == ["seed", "dcgan"]
+    assert default_presets(str(tmp_path)) == ["seed", "dcgan"]
     (tmp_path / "best.cfg").write_text("--epochs=1\n")
-    assert bench.default_presets(str(tmp_path)) == ["seed", "best"]
-    assert bench.preset_path("best", str(tmp_path)).endswith("best.cfg")
+    assert default_presets(str(tmp_path)) == ["seed", "best"]
+    assert preset_path("best", str(tmp_path)).endswith("best.cfg")
+
+
+def test_readme_fit_target_is_judged_on_full_epochs_only():
+    def figures(ratio, steps):
+        return {
+            "fit": [],
+            "bare": [],
+            "sweep": [],
+            "readme": [
+                {
+                    "preset": "seed",
+                    "batch_size": 64,
+                    "steps_per_epoch": steps,
+                    "cli_jit_compile": True,
+                    "cli_batches_per_element": 200,
+                    "cli_epoch_s": _stat(1.0),
+                    "variants": [
+                        {
+                            "label": "README example (defaults)",
+                            "jit_compile": True,
+                            "batches_per_element": 200,
+                            "epoch_s": _stat(ratio),
+                            "ratio": _stat(ratio),
+                        },
+                        {
+                            "label": "README example, float unstacked data, no XLA",
+                            "jit_compile": False,
+                            "batches_per_element": 1,
+                            "epoch_s": _stat(5.0),
+                            "ratio": _stat(5.0),
+                        },
+                    ],
+                }
+            ],
+        }
+
+    (met,) = check_targets(figures(1.2, 937))
+    assert met["target"] == "README fit example vs CLI epoch time"
+    assert met["met"] and met["value"] == pytest.approx(1.2) and met["bound"] == 1.3
+    (missed,) = check_targets(figures(1.4, 937))
+    assert not missed["met"]
+    assert check_targets(figures(1.4, 8)) == []  # A few steps per epoch: not judged.
+    text = report(
+        {
+            "environment": {
+                "tensorflow": "x",
+                "keras": "y",
+                "cpu_count": 2,
+                "processor": "cpu",
+                "gpu": False,
+                "load_average_start": (1.0, 1.0, 1.0),
+            },
+            **figures(1.4, 937),
+            "pipeline": [],
+            "generate": [],
+            "memory": [],
+            "targets": [missed],
+        }
+    )
+    assert "README fit example vs the command line" in text
+    assert "README example, float unstacked data, no XLA" in text and "5.00" in text
+    assert "MISSED" in text

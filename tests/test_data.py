@@ -143,7 +143,7 @@ def test_mnist_dataset_tfds_path_with_mock_data(monkeypatch):
     monkeypatch.delenv("KERAS_CGAN_MNIST_DIR", raising=False)  # Else it reads the folder.
 
     with tfds.testing.mock_data(num_examples=40):
-        ds = data.mnist_dataset("train", batch_size=8, mnist_dir="", seed=0)
+        ds = data.mnist_dataset("train", batch_size=8, mnist_dir="", seed=0, stack=1, raw=False)
         x, y = next(iter(ds))
     assert x.shape == (8, 28, 28, 1) and x.dtype == tf.float32
     assert y.shape == (8, 10)
