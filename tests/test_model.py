@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from helpers import fake_batch, make_tiny_gan, round_trip
-from keras_cgan.model import ConditionalGAN, LabelError
+from keras_cgan.generation import LabelError
+from keras_cgan.model import ConditionalGAN
 
 
 def _values(variables):
