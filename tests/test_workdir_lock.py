@@ -92,7 +92,7 @@ def test_only_the_chief_of_a_multi_worker_run_takes_the_lock(
     monkeypatch.setattr(
         train,
         "_train",
-        lambda config, callbacks, strategy: seen.append(
+        lambda config, callbacks, strategy, evaluator: seen.append(
             os.path.exists(os.path.join(config.workdir, workdir_lock.LOCK_FILE))
         ),
     )
