@@ -844,7 +844,7 @@ def _find(rows, **where):
 
 
 def check_targets(result: dict, seed_preset: str = "seed") -> list:
-    """The issue's targets, judged from this run's figures for `seed_preset` at batch 64.
+    """The speed targets, judged from this run's figures for `seed_preset` at batch 64.
 
     A target whose figures were not measured is left out.
     """
