@@ -346,25 +346,17 @@ def _runs_to_prepare(code, folder):
     return sorted(set(names))
 
 
-@pytest.mark.slow
-def test_readme_python_blocks_run_as_printed(tmp_path):
-    to_run, skipped = python_blocks(readme_text())
-    if skipped:
-        warnings.warn(
-            f"{len(skipped)} README Python block(s) not run: "
-            + "; ".join(f"line {line} ({reason})" for line, reason in skipped),
-            stacklevel=1,
-        )
-    env = _env(
-        KERAS_CGAN_MNIST_DIR=FIXTURE_MNIST,
-        XDG_CACHE_HOME=str(tmp_path / "cache"),  # The evaluation's classifier cache.
-        MPLBACKEND="Agg",
-    )
-    work = tmp_path / "work"
-    work.mkdir()
-    used = set()
-    for line, code in to_run:
-        code = shrink(code, used)
+def run_blocks(blocks, work, env):
+    """Runs `[(line, code)]` in order, each in a fresh process, all in folder `work`.
+
+    Sizes are shrunk by `SUBSTITUTIONS` first, and a run folder a block reads
+    but does not train is trained there (`TINY_RUN`) before it.
+
+    Returns:
+        None if every block ran, else a message about the first that failed.
+    """
+    for line, code in blocks:
+        code = shrink(code, set())
         for run_dir in _runs_to_prepare(code, str(work)):
             proc = subprocess.run(
                 [sys.executable, "-m", "keras_cgan.main", *TINY_RUN, f"--workdir={run_dir}"],
@@ -374,20 +366,62 @@ def test_readme_python_blocks_run_as_printed(tmp_path):
                 text=True,
                 timeout=600,
             )
-            assert proc.returncode == 0, f"training {run_dir} failed:\n{proc.stderr[-3000:]}"
-        script = work / f"readme_line_{line}.py"
-        script.write_text(code)
+            if proc.returncode:
+                return f"training {run_dir} for line {line} failed:\n{proc.stderr[-3000:]}"
+        script = os.path.join(work, f"readme_line_{line}.py")
+        with open(script, "w", encoding="utf-8") as f:
+            f.write(code)
         proc = subprocess.run(
-            [sys.executable, str(script)],
+            [sys.executable, script],
             cwd=work,
             env=env,
             capture_output=True,
             text=True,
             timeout=600,
         )
-        assert proc.returncode == 0, (
-            f"the README's Python block at line {line} failed:\n{code}\n{proc.stderr[-4000:]}"
+        if proc.returncode:
+            return f"the Python block at line {line} failed:\n{code}\n{proc.stderr[-4000:]}"
+    return None
+
+
+def _block_env(tmp_path):
+    return _env(
+        KERAS_CGAN_MNIST_DIR=FIXTURE_MNIST,
+        XDG_CACHE_HOME=str(tmp_path / "cache"),  # The evaluation's classifier cache.
+        MPLBACKEND="Agg",
+    )
+
+
+def test_blocks_share_a_folder_and_a_failing_block_is_reported(tmp_path):
+    env = _block_env(tmp_path)
+    writes = (3, "open('note.txt', 'w').write('saved')\n")
+    reads = (9, "assert open('note.txt').read() == 'saved'\n")
+    assert run_blocks([writes, reads], str(tmp_path), env) is None
+    fails = (12, "raise SystemExit('this block fails')\n")
+    message = run_blocks([writes, fails, reads], str(tmp_path), env)
+    assert message and "line 12" in message and "this block fails" in message
+
+
+def test_run_folders_a_block_reads_are_prepared(tmp_path):
+    reads = 'gen = tf.saved_model.load("runs/a/export")\nEvaluator().evaluate("runs/b")\n'
+    assert _runs_to_prepare(reads, str(tmp_path)) == ["runs/a", "runs/b"]
+    trains = 'presets.load_preset("best", "--workdir=runs/py")\nload("runs/py/export")\n'
+    assert _runs_to_prepare(trains, str(tmp_path)) == []
+
+
+@pytest.mark.slow
+def test_readme_python_blocks_run_as_printed(tmp_path):
+    to_run, skipped = python_blocks(readme_text())
+    if skipped:
+        warnings.warn(
+            f"{len(skipped)} README Python block(s) not run: "
+            + "; ".join(f"line {line} ({reason})" for line, reason in skipped),
+            stacklevel=1,
         )
+    work = tmp_path / "work"
+    work.mkdir()
+    failure = run_blocks(to_run, str(work), _block_env(tmp_path))
+    assert failure is None, failure
     assert (work / "cgan.keras").is_file()  # Saved by one block, loaded by a later one.
 
 
