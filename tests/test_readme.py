@@ -233,26 +233,26 @@ def check_commands(commands):
         try:
             tool = tool_invocation(tokens)
         except ValueError as e:
-            errors.append(f"README line {line}: {e}")
+            errors.append(f"line {line}: {e}")
             continue
         if tool is None:
             if tokens[:1] in (["python"], ["python3"]) and tokens[1:2] != ["-m"]:
                 script = tokens[1] if len(tokens) > 1 else ""
                 if not os.path.isfile(os.path.join(REPO_ROOT, script)):
-                    errors.append(f"README line {line}: {script} does not exist")
+                    errors.append(f"line {line}: {script} does not exist")
             continue
         module, function, args = tool
         for arg in args:
             if arg.startswith("--preset="):
                 name = arg.split("=", 1)[1]
                 if name not in known_presets:
-                    errors.append(f"README line {line}: no preset {name!r}")
+                    errors.append(f"line {line}: no preset {name!r}")
         by_tool.setdefault((module, function), []).append((line, args))
     for (module, function), entries in by_tool.items():
         results = parse_tool_lines(module, function, [args for _, args in entries])
         for (line, args), error in zip(entries, results, strict=True):
             if error:
-                errors.append(f"README line {line}: {' '.join(args)}: {error}")
+                errors.append(f"line {line}: {' '.join(args)}: {error}")
     return errors, sorted(by_tool)
 
 
@@ -263,6 +263,20 @@ def test_readme_commands_parse_with_the_tools_own_flags():
     errors, tools = check_commands(shell_commands(readme_text()))
     assert not errors, "\n".join(errors)
     assert ("keras_cgan.main", "run") in tools  # The README does show training.
+
+
+def test_docs_commands_parse_with_the_tools_own_flags():
+    docs = os.path.join(REPO_ROOT, "docs")
+    commands = []
+    for name in sorted(os.listdir(docs)):
+        if name.endswith(".md"):
+            with open(os.path.join(docs, name), encoding="utf-8") as f:
+                commands += [
+                    (f"{name}:{line}", tokens) for line, tokens in shell_commands(f.read())
+                ]
+    errors, tools = check_commands(commands)
+    assert not errors, "\n".join(errors)
+    assert ("keras_cgan.bench", "cli_main") in tools
 
 
 @pytest.mark.parametrize(
