@@ -12,7 +12,8 @@ process writes the run's shared artifacts (grids, logs, checkpoints, export).
   type `chief`, or worker 0 when there is none) writes the artifacts; other
   workers compute and write nothing shared.
 * `tpu`: `TPUStrategy` through `TPUClusterResolver` (`--tpu=ADDRESS`, empty on
-  a TPU VM); the TPU system is initialised first. Untested here (no TPU).
+  a TPU VM); the TPU system is initialised first. The tests need no TPU and do
+  not cover this path.
 """
 
 import json

@@ -1,4 +1,4 @@
-r"""Trains the presets, measures them at chosen epochs, and writes the README's results.
+r"""Trains the presets, measures them at chosen epochs, and writes the results tables.
 
 Usage:
   # Train a preset (flags/NAME.cfg, as the command line would) with seed 0 and
@@ -10,7 +10,8 @@ Usage:
 
   # From the measured runs: docs/<preset>_preset_grid.png (10x10, one row per
   # digit, fixed noise, at the last measured epoch) and the Markdown results
-  # table (with the real-data row) on stdout; --readme also puts it in README.md.
+  # table (with the real-data row) on stdout; --readme also puts it in
+  # docs/presets.md and the last measured epoch of each preset in README.md.
   python scripts/make_preset_results.py report [--presets=seed,best] [--readme]
 
 Runs go to runs/presets/<preset> (--out). After each evaluated epoch the run
@@ -18,6 +19,8 @@ writes results/epoch_NNNN.json there (the evaluator's summary at --eval_samples,
 seed 0, and the training wall time so far, evaluation excluded) and
 results/grid_epoch_NNNN.png; the training time excludes those evaluations but
 includes everything else the run does per epoch (sample grid, checkpoint).
+Each record also names the hardware it was measured on (`--hardware` on
+`report` overrides it, e.g. "2 CPU cores (AMD EPYC), shared").
 `report` also measures the real-data row (MNIST train digits) at the same
 number of samples and seed.
 """
@@ -46,6 +49,29 @@ def preset_config(preset, overrides, workdir, seed):
     )
 
 
+def describe_hardware():
+    """The machine a run trains on, for the results' hardware column.
+
+    For example "2 CPU cores (AMD EPYC 7B13)" or "... + 1 GPU (NVIDIA H100)".
+    """
+    import tensorflow as tf
+
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = f" ({names[0]})" if names else ""
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    text = f"{cores} CPU cores{cpu}"
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        text += f" + {len(gpus)} GPU ({details.get('device_name', 'GPU')})"
+    return text
+
+
 def make_eval_callback(evaluator, epochs, num_samples, results_dir):
     """A callback that evaluates after each epoch in `epochs` (1-based) and records it."""
     import keras
@@ -60,6 +86,7 @@ def make_eval_callback(evaluator, epochs, num_samples, results_dir):
             # Training time carried over from a resumed run's last record.
             self.seconds = json.load(open(done[-1]))["train_seconds"] if done else 0.0
             self.carried_epoch = json.load(open(done[-1]))["epoch"] if done else 0
+            self.hardware = describe_hardware()
             rng = np.random.default_rng(0)
             self.labels = np.repeat(np.arange(10), 10)
             self.noise = rng.standard_normal((100, self.model.latent_dim), dtype=np.float32)
@@ -75,6 +102,7 @@ def make_eval_callback(evaluator, epochs, num_samples, results_dir):
             record = {
                 "epoch": epoch + 1,
                 "train_seconds": self.seconds,
+                "hardware": self.hardware,
                 "num_samples": num_samples,
                 "metrics": result.summary(),
                 "per_class": result.to_dict(),
@@ -113,24 +141,40 @@ def cmd_train(args, overrides):
     print(f"keras_cgan: {args.preset} done in {time.perf_counter() - start:.0f} s wall")
 
 
-README_BEGIN = "<!-- preset-results:begin (scripts/make_preset_results.py report --readme) -->"
-README_END = "<!-- preset-results:end -->"
+RESULTS_BEGIN = "<!-- preset-results:begin (scripts/make_preset_results.py report --readme) -->"
+RESULTS_END = "<!-- preset-results:end -->"
+# Every measured epoch goes to docs/presets.md; the README shows each preset's last.
+FULL_TABLE = os.path.join(DOCS, "presets.md")
+FINAL_TABLE = os.path.join(REPO, "README.md")
 _HEADER = (
-    "| run | training time | accuracy | FID | class FID | precision | recall | diversity "
-    "| MNIST score |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    "| run | training time | hardware | accuracy | FID | class FID | precision | recall "
+    "| diversity | MNIST score |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 )
 
 
-def _row(name, minutes, m):
+def _row(name, minutes, hardware, m):
     return (
-        f"| {name} | {minutes} | {m['accuracy']:.4f} | {m['fid']:.2f} | {m['class_fid']:.2f} | "
-        f"{m['precision']:.3f} | {m['recall']:.3f} | {m['diversity']:.3f} | {m['score']:.2f} |"
+        f"| {name} | {minutes} | {hardware} | {m['accuracy']:.4f} | {m['fid']:.2f} | "
+        f"{m['class_fid']:.2f} | {m['precision']:.3f} | {m['recall']:.3f} | "
+        f"{m['diversity']:.3f} | {m['score']:.2f} |"
     )
+
+
+def replace_table(path, table):
+    """Replaces the text between the results markers of `path` by `table`."""
+    text = open(path, encoding="utf-8").read()
+    if RESULTS_BEGIN not in text or RESULTS_END not in text:
+        raise SystemExit(f"{path} lacks the markers {RESULTS_BEGIN} ... {RESULTS_END}")
+    head, rest = text.split(RESULTS_BEGIN, 1)
+    _, tail = rest.split(RESULTS_END, 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(head + RESULTS_BEGIN + "\n" + table + "\n" + RESULTS_END + tail)
+    print(f"updated the table in {path}")
 
 
 def cmd_report(args, overrides):
     del overrides
-    rows = []
+    rows, final_rows = [], []
     for preset in args.presets.split(","):
         results = os.path.join(args.out, preset, "results")
         paths = sorted(glob.glob(os.path.join(results, "epoch_*.json")))
@@ -140,13 +184,16 @@ def cmd_report(args, overrides):
         for r in records:
             if r["num_samples"] != args.eval_samples:
                 raise SystemExit(f"{preset}: epoch {r['epoch']} was measured at {r['num_samples']}")
+            hardware = args.hardware or r.get("hardware") or "not recorded"
             rows.append(
                 _row(
                     f"{preset}, {r['epoch']} epochs",
                     f"{r['train_seconds'] / 60:.1f} min",
+                    hardware,
                     r["metrics"],
                 )
             )
+        final_rows.append(rows[-1])
         last = records[-1]["epoch"]
         os.makedirs(DOCS, exist_ok=True)
         shutil.copy(
@@ -159,19 +206,12 @@ def cmd_report(args, overrides):
     evaluator = evaluation.Evaluator(mnist_dir=args.mnist_dir)
     images, labels = data.load_mnist("train", mnist_dir=args.mnist_dir)
     real = evaluator.evaluate(samplers.real_data_sampler(images, labels), args.eval_samples, 0)
-    rows.append(_row("real data (MNIST train)", "", real.summary()))
-    table = _HEADER + "\n" + "\n".join(rows)
+    real_row = _row("real data (MNIST train)", "", "", real.summary())
+    table = "\n".join([_HEADER, *rows, real_row])
     print(table)
     if args.readme:
-        path = os.path.join(REPO, "README.md")
-        text = open(path).read()
-        if README_BEGIN not in text or README_END not in text:
-            raise SystemExit(f"README.md lacks the markers {README_BEGIN} ... {README_END}")
-        head, rest = text.split(README_BEGIN, 1)
-        _, tail = rest.split(README_END, 1)
-        with open(path, "w") as f:
-            f.write(head + README_BEGIN + "\n" + table + "\n" + README_END + tail)
-        print(f"updated the table in {path}")
+        replace_table(FULL_TABLE, table)
+        replace_table(FINAL_TABLE, "\n".join([_HEADER, *final_rows, real_row]))
 
 
 def main():
@@ -194,7 +234,12 @@ def main():
     report_p = sub.choices["report"]
     report_p.add_argument("--presets", default="seed,best")
     report_p.add_argument(
-        "--readme", action="store_true", help="also replace the table between the README markers"
+        "--readme",
+        action="store_true",
+        help="also replace the tables between the markers of docs/presets.md and README.md",
+    )
+    report_p.add_argument(
+        "--hardware", default=None, help="the hardware column (default: what each run recorded)"
     )
     args = parser.parse_args(argv)
     {"train": cmd_train, "report": cmd_report}[args.command](args, overrides)
