@@ -15,6 +15,8 @@ setup(
     long_description=long_description,
     long_description_content_type="text/markdown",
     packages=find_packages(include=["keras_cgan", "keras_cgan.*"]),
+    package_data={"keras_cgan.server": ["static/*"]},
+    include_package_data=True,
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16",
@@ -28,12 +30,14 @@ setup(
     ],
     extras_require={
         "cuda": ["tensorflow[and-cuda]>=2.16"],
-        "test": ["pytest>=7"],
+        "serve": ["fastapi>=0.100", "uvicorn>=0.20"],
+        "test": ["pytest>=7", "httpx", "playwright"],
     },
     entry_points={
         "console_scripts": [
             "keras-cgan-train=keras_cgan.main:run",
             "keras-cgan-evaluate=keras_cgan.evaluate:run",
+            "keras-cgan-serve=keras_cgan.serve:run",
         ],
     },
 )

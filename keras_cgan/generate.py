@@ -23,6 +23,7 @@ from absl import flags
 
 from keras_cgan import cli
 from keras_cgan.errors import KerasCganError
+from keras_cgan.samples import grid_samples, interpolation_strip, latent_walk, slerp  # noqa: F401
 
 
 class GenerateError(KerasCganError):
@@ -55,44 +56,6 @@ def parse_pair(text, num_classes=10):
                 f"--interpolate={text!r}: {p!r} is not a single digit in 0..{num_classes - 1}"
             )
     return tuple(parse_digits(a + b, num_classes, "--interpolate"))
-
-
-def slerp(a, b, t):
-    """Spherical interpolation between noise vectors `a`, `b` (float [D]) at ts `t` [S]."""
-    a_n, b_n = a / np.linalg.norm(a), b / np.linalg.norm(b)
-    omega = np.arccos(np.clip(np.dot(a_n, b_n), -1.0, 1.0))
-    t = np.asarray(t, np.float64)[:, None]
-    if omega < 1e-6:
-        return ((1 - t) * a + t * b).astype(np.float32)
-    return ((np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(
-        np.float32
-    )
-
-
-def grid_samples(generator, digits, per_digit, seed):
-    """`(images [R*C, 28, 28, 1], labels [R*C])`, row r = digit `digits[r]`."""
-    labels = np.repeat(np.asarray(digits, np.int32), per_digit)
-    return generator.generate(labels, seed=seed), labels
-
-
-def interpolation_strip(generator, pair, steps, rows, seed):
-    """Images `[rows * steps, ...]`: each row morphs class pair[0] into pair[1]."""
-    rng = np.random.default_rng(seed)
-    noise = np.repeat(rng.standard_normal((rows, generator.latent_dim), dtype=np.float32), steps, 0)
-    t = np.tile(np.linspace(0.0, 1.0, steps, dtype=np.float32), rows)[:, None]
-    eye = np.eye(generator.num_classes, dtype=np.float32)
-    one_hot = (1 - t) * eye[pair[0]] + t * eye[pair[1]]
-    return generator.generate_soft(one_hot, noise)
-
-
-def latent_walk(generator, digits, steps, seed):
-    """Images `[len(digits) * steps, ...]`: row r walks the noise for digit r."""
-    rng = np.random.default_rng(seed)
-    a, b = rng.standard_normal((2, generator.latent_dim))
-    path = slerp(a, b, np.linspace(0.0, 1.0, steps))
-    noise = np.tile(path, (len(digits), 1))
-    labels = np.repeat(np.asarray(digits, np.int32), steps)
-    return generator.generate(labels, noise=noise)
 
 
 def _write_png(images, rows, row_labels, path):

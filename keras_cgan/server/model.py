@@ -1,0 +1,175 @@
+"""The served generator: loaded once, called under a lock, laid out as pictures.
+
+`load_generator(path)` is the one place that turns `--model` into a generator,
+so a shared loader can replace it without touching the app. `ServedModel`
+wraps that generator for concurrent web requests.
+"""
+
+import io
+import os
+import threading
+
+import numpy as np
+
+from keras_cgan import samples
+from keras_cgan.errors import KerasCganError
+
+
+class ServeError(KerasCganError):
+    """The model to serve is missing or unusable, or the server settings are invalid."""
+
+
+class GanGenerator:
+    """An in-memory `ConditionalGAN` with the `ExportedGenerator` interface.
+
+    Used for a run folder without an `export/` folder and for a `.keras` file.
+
+    Args:
+        gan: A `ConditionalGAN`; its sampling generator (EMA if any) is served.
+        metadata: The export metadata dict (`keras_cgan.export.export_metadata`).
+    """
+
+    def __init__(self, gan, metadata):
+        self.gan = gan
+        self.metadata = metadata
+        self.latent_dim = int(gan.latent_dim)
+        self.num_classes = int(gan.num_classes)
+        self._generator = getattr(gan, "sampling_generator", gan.generator)
+
+    def _images(self, noise, one_hot):
+        out = self._generator([noise, one_hot], training=False)
+        return np.asarray(out, np.float32)
+
+    def generate(self, labels, noise=None, seed=None):
+        """float32 images `[N, H, W, C]` in [0, 1] for integer `labels` `[N]`."""
+        labels = np.asarray(labels, np.int32).reshape(-1)
+        if noise is None:
+            rng = np.random.default_rng(seed)
+            noise = rng.standard_normal((len(labels), self.latent_dim), dtype=np.float32)
+        one_hot = np.eye(self.num_classes, dtype=np.float32)[labels]
+        return self._images(np.asarray(noise, np.float32), one_hot)
+
+    def generate_soft(self, one_hot, noise):
+        """float32 images for soft labels `one_hot` `[N, num_classes]` and `noise`."""
+        return self._images(np.asarray(noise, np.float32), np.asarray(one_hot, np.float32))
+
+
+def load_generator(path):
+    """Loads what `--model` names: a run folder, an export folder or a `.keras` file.
+
+    A run folder is served from its `export/` folder when it has one, else
+    from its latest checkpoint (or `model.keras`).
+
+    Args:
+        path: The `--model` value.
+
+    Returns:
+        `(generator, served_path)`: a generator with the `ExportedGenerator`
+        interface and a `metadata` dict, and the path actually loaded.
+
+    Raises:
+        KerasCganError: nothing loadable at `path` (one line).
+    """
+    from keras_cgan import export
+
+    if not path:
+        raise ServeError("--model is required: a run folder, an export folder or a .keras file")
+    path = os.fspath(path)
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, export.METADATA_PATH)):
+        return export.ExportedGenerator(path), path
+    run_export = os.path.join(path, "export")
+    if os.path.isdir(path) and os.path.isfile(os.path.join(run_export, export.METADATA_PATH)):
+        return export.ExportedGenerator(run_export), run_export
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb")):
+        export.read_metadata(path)  # A foreign SavedModel: its one-line error.
+    if not os.path.exists(path):
+        raise ServeError(f"--model={path}: no such run folder, export folder or .keras file")
+    gan, config = export.load_gan_for_export(path)
+    return GanGenerator(gan, export.export_metadata(gan, config)), path
+
+
+def class_names(metadata):
+    """The class names of an export: its metadata's `class_names`, else "0", "1", ..."""
+    n = int(metadata["num_classes"])
+    names = metadata.get("class_names")
+    if isinstance(names, (list, tuple)) and len(names) == n:
+        return [str(name) for name in names]
+    return [str(i) for i in range(n)]
+
+
+def encode_png(images, rows, row_labels=None, scale=2):
+    """PNG bytes of a labelled grid of `images` (float `[rows * cols, H, W, C]` in [0, 1]).
+
+    Grey images only (C = 1), like the training grids (`callbacks.compose_grid`).
+    """
+    from PIL import Image
+
+    from keras_cgan.callbacks import compose_grid
+
+    grid = compose_grid(images, rows, row_labels, scale=scale)
+    buffer = io.BytesIO()
+    # zlib level 1, as callbacks.save_png: several times faster than level 6.
+    Image.fromarray(grid, mode="L").save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+class ServedModel:
+    """A loaded generator shared by concurrent requests.
+
+    TensorFlow functions and NumPy state are not shared across threads without
+    care, so every model call runs under one lock; PNG encoding runs outside it.
+
+    Args:
+        generator: A generator with the `ExportedGenerator` interface.
+        source: The path served (shown on the page and in `/v1/model`).
+    """
+
+    def __init__(self, generator, source):
+        self.generator = generator
+        self.source = source
+        self.metadata = generator.metadata
+        self.latent_dim = int(generator.latent_dim)
+        self.num_classes = int(generator.num_classes)
+        self.class_names = class_names(self.metadata)
+        self._lock = threading.Lock()
+
+    def warm_up(self):
+        """Traces the generator once so the first request is as fast as the rest."""
+        images = self.grid([0], 1, seed=0)
+        self.interpolate(0, self.num_classes - 1, [0.5], 1, seed=0)
+        # Row labels are rendered once per name and cached: render them now.
+        names = self.class_names[:100]
+        encode_png(np.repeat(images, len(names), axis=0), len(names), names)
+
+    def info(self):
+        """The model description served at `/v1/model` (JSON-ready)."""
+        meta = self.metadata
+        return {
+            "source": self.source,
+            "format": meta.get("format"),
+            "keras_cgan_version": meta.get("keras_cgan_version"),
+            "latent_dim": self.latent_dim,
+            "num_classes": self.num_classes,
+            "class_names": self.class_names,
+            "image_shape": list(meta.get("image_shape", [])),
+            "value_range": meta.get("value_range", [0.0, 1.0]),
+            "training_config": meta.get("training_config"),
+        }
+
+    def grid(self, classes, per_class, seed, shared_noise=False):
+        """float32 `[len(classes) * per_class, H, W, C]`, row r = class `classes[r]`."""
+        with self._lock:
+            images, _ = samples.grid_samples(
+                self.generator, classes, per_class, seed, shared_noise=shared_noise
+            )
+        return images
+
+    def interpolate(self, start, end, steps, rows, seed):
+        """float32 `[rows * len(steps), ...]`: rows of class mixes `start` -> `end`."""
+        with self._lock:
+            return samples.interpolation_strip(self.generator, (start, end), steps, rows, seed)
+
+    def walk(self, classes, steps, seed):
+        """float32 `[len(classes) * steps, ...]`: the noise walks, each row's class fixed."""
+        with self._lock:
+            return samples.latent_walk(self.generator, classes, steps, seed)
