@@ -221,3 +221,21 @@ class PixelClassifier:
         logits = -d / 0.1
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
         return f, (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _build_served_export(directory):
+    """A tiny generator, trained a few steps on the committed fixture, exported."""
+    from keras_cgan import data, export
+    from keras_cgan.config import TrainConfig
+
+    gan = make_tiny_gan(latent_dim=8, hidden_units=16, seed=2)
+    images, labels = data.load_local_mnist(FIXTURE_MNIST, "train")
+    gan.fit(x=(images[:64], labels[:64].astype(np.int32)), batch_size=16, epochs=1, verbose=0)
+    config = TrainConfig(epochs=1, batch_size=16, latent_dim=8, hidden_units=16, seed=2)
+    return export.export_generator(gan, directory, config)
+
+
+@pytest.fixture(scope="session")
+def served_export(tmp_path_factory):
+    """A tiny trained export (latent_dim 8, 10 classes) shared by the serving tests."""
+    return _build_served_export(str(tmp_path_factory.mktemp("served") / "export"))

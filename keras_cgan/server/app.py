@@ -23,7 +23,8 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 LOG = logging.getLogger("keras_cgan.serve")
 MAX_BODY_BYTES = 64 * 1024
@@ -34,7 +35,7 @@ STATIC_FILES = {  # URL -> (package file, media type): nothing else is served.
     "/static/favicon.svg": ("favicon.svg", "image/svg+xml"),
 }
 
-ClassRef = Union[int, str]
+ClassRef = Union[StrictInt, StrictStr]
 Format = Literal["png", "array"]
 
 
@@ -87,8 +88,11 @@ def _error(status, field, message):
     return JSONResponse({"error": text, "field": field}, status_code=status)
 
 
+_UNION_TAGS = ("int", "str")  # pydantic's names of a union's members in `loc`
+
+
 def _field(loc):
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    parts = [str(p) for p in loc if p not in ("body", "query", "path") + _UNION_TAGS]
     out = ""
     for p in parts:
         out += f"[{p}]" if p.isdigit() and out else (f".{p}" if out else p)
@@ -103,6 +107,8 @@ def _validation_handler(request, exc):
         field, message = "body", "is not valid JSON"
     elif first.get("type") == "missing":
         message = "is required"
+    elif any(p in _UNION_TAGS for p in first.get("loc", ())):
+        message = "must be a class id (a whole number) or a class name (a string)"
     elif first.get("type") == "extra_forbidden":
         message = "is not a known field (see /docs)"
     return _error(422, field, message)
@@ -183,6 +189,11 @@ def create_app(model, max_images=400):
     @app.exception_handler(RequestError)
     def _request_error(request, exc):
         return _error(422, exc.field, str(exc).split(": ", 1)[1])
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http_error(request, exc):  # 404, 405, ...: the same one-line shape.
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return _error(exc.status_code, "path", f"{request.method} {request.url.path}: {detail}")
 
     @app.exception_handler(Exception)
     def _internal_error(request, exc):  # Logged in full; the client gets one line.
