@@ -430,6 +430,16 @@ def main(argv):
     model = flag_values.model
     if not model:
         raise ExportError("--model is required: a run folder or a .keras file")
+    if flag_values.format == "tflite":
+        cli.quiet_tensorflow()
+        from keras_cgan import tflite
+
+        out = flag_values.out or os.path.join(
+            model if os.path.isdir(model) else os.path.dirname(model) or ".", "generator.tflite"
+        )
+        tflite.export_tflite(model, out)
+        print(f"keras_cgan: wrote the TFLite generator of {model} to {out}")
+        return
     out = flag_values.out or os.path.join(
         model if os.path.isdir(model) else os.path.dirname(model) or ".", "export"
     )
@@ -443,7 +453,19 @@ def define_flags():
     from absl import flags
 
     flags.DEFINE_string("model", None, "A run folder (its latest checkpoint) or a .keras file.")
-    flags.DEFINE_string("out", None, "Export folder (default: <run folder>/export).")
+    flags.DEFINE_string(
+        "out",
+        None,
+        "Export folder (default: <run folder>/export), or the .tflite file with "
+        "--format=tflite (default: <run folder>/generator.tflite).",
+    )
+    flags.DEFINE_enum(
+        "format",
+        "savedmodel",
+        ["savedmodel", "tflite"],
+        "savedmodel: a SavedModel folder; tflite: one .tflite file (--model may also be "
+        "an export folder).",
+    )
 
 
 if __name__ == "__main__":
