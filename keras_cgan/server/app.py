@@ -13,6 +13,7 @@ Pictures come back as a PNG (`"format": "png"`) or as float arrays
 with a one-line JSON body `{"error": "<field>: <problem>", "field": "<field>"}`.
 """
 
+import json
 import logging
 import secrets
 import time
@@ -147,15 +148,14 @@ def _picture(model, images, rows, row_labels, body, seed, extra=None):
 
         png = encode_png(images, rows, row_labels if body.labels else None, scale=body.scale)
         return Response(png, media_type="image/png", headers=headers)
-    payload = {
-        "images": np.round(images.astype(np.float64), 6).tolist(),
-        "shape": list(images.shape),
-        "rows": rows,
-        "cols": cols,
-        "seed": seed,
-    }
+    from keras_cgan.server.model import images_json
+
+    payload = {"shape": list(images.shape), "rows": rows, "cols": cols, "seed": seed}
     payload.update(extra or {})
-    return JSONResponse(payload, headers=headers)
+    text = json.dumps(payload).encode()
+    # The pixels are spliced in as pre-built JSON text (see images_json).
+    body = b'{"images": ' + images_json(images) + b", " + text[1:]
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _seed(body):
@@ -193,6 +193,8 @@ def create_app(model, max_images=400):
     @app.exception_handler(StarletteHTTPException)
     def _http_error(request, exc):  # 404, 405, ...: the same one-line shape.
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 400:  # FastAPI could not decode the body.
+            return _error(400, "body", f"cannot be read ({detail})")
         return _error(exc.status_code, "path", f"{request.method} {request.url.path}: {detail}")
 
     @app.exception_handler(Exception)

@@ -113,6 +113,41 @@ def encode_png(images, rows, row_labels=None, scale=2):
     return buffer.getvalue()
 
 
+def _nest(chars):
+    """JSON-lists the last axis of fixed-width tokens: uint8 `[..., L, W]` -> `[..., L*(W+1)+1]`."""
+    *lead, length, width = chars.shape
+    out = np.empty(lead + [length, width + 1], np.uint8)
+    out[..., :width] = chars
+    out[..., width] = ord(",")
+    out = out.reshape(lead + [length * (width + 1)])
+    out[..., -1] = ord("]")
+    listed = np.empty(lead + [length * (width + 1) + 1], np.uint8)
+    listed[..., 0] = ord("[")
+    listed[..., 1:] = out
+    return listed
+
+
+def images_json(images):
+    """JSON text (bytes) of float `images` in [0, 1] as nested lists, 6 decimals each.
+
+    Every value has the same width ("0.123456"), so the text is built with
+    NumPy, axis by axis: ~100x faster than `json.dumps` of Python floats, which
+    took ~0.4 s for a 10x10 grid.
+
+    Args:
+        images: float array of any shape with at least one element per axis.
+    """
+    q = np.rint(np.clip(np.asarray(images, np.float64), 0.0, 1.0) * 1e6).astype(np.int64)
+    chars = np.empty(q.shape + (8,), np.uint8)
+    chars[..., 0] = ord("0") + q // 1_000_000
+    chars[..., 1] = ord(".")
+    for k in range(6):
+        chars[..., 2 + k] = ord("0") + (q // 10 ** (5 - k)) % 10
+    for _ in range(q.ndim):
+        chars = _nest(chars)
+    return chars.tobytes()
+
+
 class ServedModel:
     """A loaded generator shared by concurrent requests.
 
