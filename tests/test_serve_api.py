@@ -98,6 +98,19 @@ def test_generate_png_is_a_labelled_grid(client):
     assert bigger.shape == (4 * (30 + 2), 4 * (4 * 30 + 2))
 
 
+def test_columns_layout_reads_classes_left_to_right(client):
+    body = {"classes": [2, 0, 2, 6], "per_class": 3, "seed": 1, "labels": False, "scale": 1}
+    rows = _png(client.post("/v1/generate", json=body))
+    columns = _png(client.post("/v1/generate", json=dict(body, layout="columns")))
+    assert rows.shape == (4 * 30 + 2, 3 * 30 + 2) and columns.shape == (3 * 30 + 2, 4 * 30 + 2)
+    # Tile (r, c) of one is tile (c, r) of the other: the same images, transposed.
+    tile = lambda img, r, c: img[2 + 30 * r : 30 * (r + 1), 2 + 30 * c : 30 * (c + 1)]
+    for r in range(4):
+        for c in range(3):
+            np.testing.assert_array_equal(tile(rows, r, c), tile(columns, c, r))
+    assert np.abs(tile(rows, 0, 0).astype(int) - tile(rows, 1, 0)).max() > 0
+
+
 def test_generate_array_matches_the_export(client, served_export):
     images, body = _array(
         client.post("/v1/generate", json={"classes": [3, 7], "per_class": 4, "seed": 5, "format": "array"})
@@ -183,6 +196,7 @@ BAD_REQUESTS = [
     ("/v1/generate", {"classes": [3], "seed": 2**32}, "seed"),
     ("/v1/generate", {"classes": [3], "format": "gif"}, "format"),
     ("/v1/generate", {"classes": [3], "scale": 100}, "scale"),
+    ("/v1/generate", {"classes": [3], "layout": "diagonal"}, "layout"),
     ("/v1/generate", {"classes": [3], "colour": "red"}, "colour"),
     ("/v1/interpolate", {"from": 3, "to": 12}, "to"),
     ("/v1/interpolate", {"from": "x", "to": 2}, "from"),

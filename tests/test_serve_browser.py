@@ -97,7 +97,7 @@ def test_page_draws_morphs_and_downloads_with_no_outside_requests(server, browse
 
     # Typing "2026" draws 2, 0, 2, 6 and lights those buttons.
     year = ui.after(lambda: page.fill("#class-text", "2026"))
-    assert "4×1" in ui.status()
+    assert "1×4" in ui.status()  # one row, read left to right
     lit = page.eval_on_selector_all("#class-buttons button.on", "bs => bs.map(b => b.textContent)")
     assert sorted(lit) == ["0", "2", "6"]
 

@@ -67,6 +67,11 @@ class GenerateBody(_Body):
     shared_noise: bool = Field(
         False, description="Column c uses the same noise in every row (rows = classes, columns = noise)."
     )
+    layout: Literal["rows", "columns"] = Field(
+        "rows",
+        description="PNG: rows = one row per class; columns = one column per class, read "
+        "left to right (\"2026\" as a year). Arrays are always class-major.",
+    )
 
 
 class InterpolateBody(_Body):
@@ -253,6 +258,11 @@ def create_app(model, max_images=400):
         seed = _seed(body)
         images = model.grid(classes, body.per_class, seed, shared_noise=body.shared_noise)
         labels = [model.class_names[c] for c in classes]
+        if body.layout == "columns" and body.format == "png":
+            shape = images.shape[1:]
+            images = images.reshape((len(classes), body.per_class) + shape).swapaxes(0, 1)
+            images = images.reshape((-1,) + shape)
+            return _picture(model, images, body.per_class, None, body, seed)
         return _picture(model, images, len(classes), labels, body, seed, {"classes": classes})
 
     @app.post(

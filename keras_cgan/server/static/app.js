@@ -56,7 +56,7 @@ function request() {
     case "grid":
       return ["/v1/generate", { classes: rows, per_class: n, seed, shared_noise: true }];
     default:
-      return ["/v1/generate", { classes: rows, per_class: n, seed }];
+      return ["/v1/generate", { classes: rows, per_class: n, seed, layout: "columns" }];
   }
 }
 
