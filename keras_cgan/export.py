@@ -430,15 +430,8 @@ def main(argv):
     model = flag_values.model
     if not model:
         raise ExportError("--model is required: a run folder or a .keras file")
-    if flag_values.format == "tflite":
-        cli.quiet_tensorflow()
-        from keras_cgan import tflite
-
-        out = flag_values.out or os.path.join(
-            model if os.path.isdir(model) else os.path.dirname(model) or ".", "generator.tflite"
-        )
-        tflite.export_tflite(model, out)
-        print(f"keras_cgan: wrote the TFLite generator of {model} to {out}")
+    if flag_values.format in ("tflite", "onnx"):
+        _export_file(model, flag_values.format, flag_values.out)
         return
     out = flag_values.out or os.path.join(
         model if os.path.isdir(model) else os.path.dirname(model) or ".", "export"
@@ -449,6 +442,22 @@ def main(argv):
     print(f"keras_cgan: exported the generator of {model} to {out}")
 
 
+def _export_file(model, fmt, out):
+    """`--format=tflite|onnx`: one file converted from the export's `generate`."""
+    from keras_cgan import cli
+
+    cli.quiet_tensorflow()
+    out = out or os.path.join(
+        model if os.path.isdir(model) else os.path.dirname(model) or ".", f"generator.{fmt}"
+    )
+    if fmt == "tflite":
+        from keras_cgan.tflite import export_tflite as write
+    else:
+        from keras_cgan.onnx_export import export_onnx as write
+    write(model, out)
+    print(f"keras_cgan: wrote the {fmt} generator of {model} to {out}")
+
+
 def define_flags():
     from absl import flags
 
@@ -457,14 +466,14 @@ def define_flags():
         "out",
         None,
         "Export folder (default: <run folder>/export), or the .tflite file with "
-        "--format=tflite (default: <run folder>/generator.tflite).",
+        "--format=tflite|onnx (default: <run folder>/generator.tflite|.onnx).",
     )
     flags.DEFINE_enum(
         "format",
         "savedmodel",
-        ["savedmodel", "tflite"],
-        "savedmodel: a SavedModel folder; tflite: one .tflite file (--model may also be "
-        "an export folder).",
+        ["savedmodel", "tflite", "onnx"],
+        "savedmodel: a SavedModel folder; tflite or onnx (the onnx extra): one file "
+        "(--model may then also be an export folder).",
     )
 
 

@@ -40,7 +40,8 @@ def main():
         for size, r in report[f"latency_{fmt}"].items():
             print(
                 f"latency {fmt:5s} {size:4d} images: p50 {r['p50_ms']:7.2f} ms  "
-                f"p99 {r['p99_ms']:7.2f} ms  (n={r['n']})"
+                f"p99 {r['p99_ms']:7.2f} ms  (model p50 {r.get('model_p50_ms')} / p99 "
+                f"{r.get('model_p99_ms')} ms, encode p50 {r.get('encode_p50_ms')} ms; n={r['n']})"
             )
     load = report["load"]
     print(

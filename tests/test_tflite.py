@@ -1,5 +1,6 @@
 """TFLite export: equal to the SavedModel, any batch size, inputs checked."""
 
+import json
 import warnings
 
 import numpy as np
@@ -127,3 +128,28 @@ def test_cli_writes_tflite_from_a_keras_file_and_rejects_bad_out(tmp_path):
     np.testing.assert_allclose(tflite.TFLiteGenerator(out).generate(labels, seed=1), expected, atol=1e-5)
     bad = run_cli("export", f"--model={keras_file}", "--format=tflite", f"--out={tmp_path / 'g.txt'}")
     assert bad.returncode == 2 and "must end in .tflite" in one_error_line(bad)
+
+
+@pytest.mark.parametrize("which", ["mlp", "dcgan"])
+def test_onnx_matches_the_saved_model_at_any_batch_size(which, served_export, dcgan_export, tmp_path):
+    import onnx
+    import onnxruntime
+
+    from keras_cgan import onnx_export
+
+    directory = served_export if which == "mlp" else dcgan_export
+    path = onnx_export.convert_export(directory, str(tmp_path / "g.onnx"))
+    loaded, metadata = export.load_export(directory)
+    props = {p.key: p.value for p in onnx.load(path).metadata_props}
+    assert json.loads(props["keras_cgan"]) == metadata
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = sorted(i.name for i in session.get_inputs())
+    assert names == ["labels", "noise"]
+    for n in (1, 7, 64):
+        rng = np.random.default_rng(n)
+        noise = rng.standard_normal((n, metadata["latent_dim"]), dtype=np.float32)
+        labels = rng.integers(0, 10, n).astype(np.int32)
+        out = session.run(None, {"noise": noise, "labels": labels})[0]
+        np.testing.assert_allclose(out, _saved_model_images(loaded, noise, labels), atol=1e-5)
+    with pytest.raises(ExportError, match="must end in .onnx"):
+        onnx_export.export_onnx(directory, str(tmp_path / "g.tflite"))

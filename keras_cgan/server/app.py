@@ -144,14 +144,16 @@ def _check_count(count, limit, field):
         )
 
 
-def _picture(model, images, rows, row_labels, body, seed, extra=None):
-    """The response: a PNG grid or arrays, with the seed used."""
+def _picture(model, images, rows, row_labels, body, seed, model_ms, extra=None):
+    """The response: a PNG grid or arrays, with the seed used and a Server-Timing header."""
+    started = time.perf_counter()
     cols = len(images) // rows
     headers = {"X-Seed": str(seed), "X-Rows": str(rows), "X-Cols": str(cols)}
     if body.format == "png":
         from keras_cgan.server.model import encode_png
 
         png = encode_png(images, rows, row_labels if body.labels else None, scale=body.scale)
+        headers["Server-Timing"] = _timing(model_ms, started)
         return Response(png, media_type="image/png", headers=headers)
     from keras_cgan.server.model import images_json
 
@@ -160,7 +162,14 @@ def _picture(model, images, rows, row_labels, body, seed, extra=None):
     text = json.dumps(payload).encode()
     # The pixels are spliced in as pre-built JSON text (see images_json).
     body = b'{"images": ' + images_json(images) + b", " + text[1:]
+    headers["Server-Timing"] = _timing(model_ms, started)
     return Response(body, media_type="application/json", headers=headers)
+
+
+def _timing(model_ms, encode_started):
+    """A Server-Timing header: model time (under the lock) and encoding time, in ms."""
+    encode_ms = (time.perf_counter() - encode_started) * 1000.0
+    return f"model;dur={model_ms:.2f}, encode;dur={encode_ms:.2f}"
 
 
 def _seed(body):
@@ -256,14 +265,16 @@ def create_app(model, max_images=400):
         _check_count(len(body.classes) * body.per_class, app.state.max_images, "per_class")
         classes = [_resolve_class(model, c, f"classes[{i}]") for i, c in enumerate(body.classes)]
         seed = _seed(body)
+        started = time.perf_counter()
         images = model.grid(classes, body.per_class, seed, shared_noise=body.shared_noise)
+        model_ms = (time.perf_counter() - started) * 1000.0
         labels = [model.class_names[c] for c in classes]
         if body.layout == "columns" and body.format == "png":
             shape = images.shape[1:]
             images = images.reshape((len(classes), body.per_class) + shape).swapaxes(0, 1)
             images = images.reshape((-1,) + shape)
-            return _picture(model, images, body.per_class, None, body, seed)
-        return _picture(model, images, len(classes), labels, body, seed, {"classes": classes})
+            return _picture(model, images, body.per_class, None, body, seed, model_ms)
+        return _picture(model, images, len(classes), labels, body, seed, model_ms, {"classes": classes})
 
     @app.post(
         "/v1/interpolate",
@@ -284,8 +295,10 @@ def create_app(model, max_images=400):
             field = "steps"
         _check_count(len(mixes) * body.rows, app.state.max_images, field)
         seed = _seed(body)
+        started = time.perf_counter()
         images = model.interpolate(start, end, mixes, body.rows, seed)
-        return _picture(model, images, body.rows, None, body, seed, {"t": mixes})
+        model_ms = (time.perf_counter() - started) * 1000.0
+        return _picture(model, images, body.rows, None, body, seed, model_ms, {"t": mixes})
 
     @app.post(
         "/v1/walk",
@@ -296,8 +309,10 @@ def create_app(model, max_images=400):
         _check_count(len(body.classes) * body.steps, app.state.max_images, "steps")
         classes = [_resolve_class(model, c, f"classes[{i}]") for i, c in enumerate(body.classes)]
         seed = _seed(body)
+        started = time.perf_counter()
         images = model.walk(classes, body.steps, seed)
+        model_ms = (time.perf_counter() - started) * 1000.0
         labels = [model.class_names[c] for c in classes]
-        return _picture(model, images, len(classes), labels, body, seed, {"classes": classes})
+        return _picture(model, images, len(classes), labels, body, seed, model_ms, {"classes": classes})
 
     return app

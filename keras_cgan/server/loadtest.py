@@ -115,6 +115,7 @@ class _Client:
             self.conn.close()
             self._connect()  # A fresh connection for the next call.
             raise
+        self.last_timing = response.getheader("Server-Timing")
         return response.status, payload
 
 
@@ -126,7 +127,10 @@ def grid_body(images, seed=0, fmt="png"):
 
 
 def latency(base_url, sizes=(1, 100), repeats=200, fmt="png"):
-    """Client-side latency of `/v1/generate` per picture size, one request at a time.
+    """Latency of `/v1/generate` per picture size, one request at a time.
+
+    Client-side round trips, plus the server's own model and encoding times
+    (its Server-Timing header).
 
     Args:
         base_url: The server, e.g. http://127.0.0.1:8000.
@@ -135,20 +139,25 @@ def latency(base_url, sizes=(1, 100), repeats=200, fmt="png"):
         fmt: "png" or "array".
 
     Returns:
-        `{size: {"p50_ms", "p99_ms", "mean_ms", "n"}}`.
+        `{size: {"p50_ms", "p99_ms", "mean_ms", "n", "model_p50_ms", "model_p99_ms",
+        "encode_p50_ms", "encode_p99_ms"}}`.
     """
     results = {}
     with _Client(base_url) as client:
         for size in sizes:
             for i in range(10):
                 client.post("/v1/generate", grid_body(size, i, fmt))
-            times = []
+            times, server = [], {"model": [], "encode": []}
             for i in range(repeats):
                 start = time.perf_counter()
                 status, _ = client.post("/v1/generate", grid_body(size, i, fmt))
                 times.append((time.perf_counter() - start) * 1000.0)
                 if status != 200:
                     raise RuntimeError(f"/v1/generate answered {status} for {size} images")
+                for part in (client.last_timing or "").split(","):
+                    name, _, dur = part.strip().partition(";dur=")
+                    if name in server:
+                        server[name].append(float(dur))
             times = np.asarray(times)
             results[size] = {
                 "p50_ms": round(float(np.percentile(times, 50)), 2),
@@ -156,6 +165,10 @@ def latency(base_url, sizes=(1, 100), repeats=200, fmt="png"):
                 "mean_ms": round(float(times.mean()), 2),
                 "n": repeats,
             }
+            for name, values in server.items():
+                if values:
+                    results[size][f"{name}_p50_ms"] = round(float(np.percentile(values, 50)), 2)
+                    results[size][f"{name}_p99_ms"] = round(float(np.percentile(values, 99)), 2)
     return results
 
 
