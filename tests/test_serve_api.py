@@ -92,6 +92,8 @@ def test_generate_png_is_a_labelled_grid(client):
     image = _png(client.post("/v1/generate", json={"classes": [3, 7], "per_class": 4, "seed": 1}))
     # compose_grid: 2 px padding per tile, a 28 px label column, 2x scale.
     assert image.shape == (2 * (2 * 30 + 2), 2 * (28 + 4 * 30 + 2))
+    timing = client.post("/v1/generate", json={"classes": [3], "seed": 1}).headers["Server-Timing"]
+    assert re.fullmatch(r"model;dur=[0-9.]+, encode;dur=[0-9.]+", timing), timing
     bigger = _png(
         client.post("/v1/generate", json={"classes": [3], "per_class": 4, "seed": 1, "scale": 4, "labels": False})
     )
