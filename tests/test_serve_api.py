@@ -11,7 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-pytest.importorskip("fastapi", reason="the serve extra is not installed: pip install -e '.[serve,test]'")
+try:
+    import fastapi  # noqa: F401
+except ImportError:
+    pytest.fail("these tests need the serve extra: pip install -e '.[serve,test]'", pytrace=False)
 from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image  # noqa: E402
 

@@ -8,8 +8,14 @@ import os
 
 import pytest
 
-pytest.importorskip("fastapi", reason="the serve extra is not installed: pip install -e '.[serve,test]'")
-playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]'")
+try:
+    import fastapi  # noqa: F401
+except ImportError:
+    pytest.fail("these tests need the serve extra: pip install -e '.[serve,test]'", pytrace=False)
+try:
+    import playwright.sync_api as playwright_api
+except ImportError:
+    pytest.fail("this test needs playwright: pip install -e '.[test]'", pytrace=False)
 
 from conftest import REPO_ROOT  # noqa: E402
 from keras_cgan.server.loadtest import start_server  # noqa: E402

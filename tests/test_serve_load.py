@@ -4,7 +4,10 @@ import os
 
 import pytest
 
-pytest.importorskip("fastapi", reason="the serve extra is not installed: pip install -e '.[serve,test]'")
+try:
+    import fastapi  # noqa: F401
+except ImportError:
+    pytest.fail("these tests need the serve extra: pip install -e '.[serve,test]'", pytrace=False)
 
 from conftest import REPO_ROOT  # noqa: E402
 from keras_cgan.server import loadtest  # noqa: E402
