@@ -284,16 +284,17 @@ def create_app(model, max_images=400):
     def interpolate(body: InterpolateBody):
         start = _resolve_class(model, body.from_, "from")
         end = _resolve_class(model, body.to, "to")
+        # Counted before any array is made: steps=10**9 must not allocate.
+        _check_count(body.rows, app.state.max_images, "rows")
+        field, count = ("t", len(body.t)) if body.t is not None else ("steps", body.steps)
+        _check_count(count * body.rows, app.state.max_images, field)
         if body.t is not None:
             for i, t in enumerate(body.t):
                 if not 0.0 <= t <= 1.0:
                     raise RequestError(f"t[{i}]", f"{t} is not a mix weight in [0, 1]")
             mixes = list(body.t)
-            field = "t"
         else:
             mixes = np.linspace(0.0, 1.0, body.steps).tolist()
-            field = "steps"
-        _check_count(len(mixes) * body.rows, app.state.max_images, field)
         seed = _seed(body)
         started = time.perf_counter()
         images = model.interpolate(start, end, mixes, body.rows, seed)
