@@ -18,6 +18,11 @@ string variable `loaded.metadata`.
 Command line, to (re-)export a run's latest state or a saved `.keras` model:
 
     python -m keras_cgan.export --model=RUN_DIR_OR_.keras_FILE [--out=DIR]
+    python -m keras_cgan.export --model=RUN_OR_EXPORT_DIR --format=tflite --out=g.tflite
+    python -m keras_cgan.export --model=RUN_OR_EXPORT_DIR --format=onnx --out=g.onnx
+
+`export_file` writes the one-file formats (`keras_cgan.tflite`,
+`keras_cgan.onnx_export`).
 """
 
 import json
@@ -442,6 +447,41 @@ def main(argv):
     print(f"keras_cgan: exported the generator of {model} to {out}")
 
 
+def export_file(model, out, fmt):
+    """Writes a one-file generator (TFLite or ONNX) for `model`.
+
+    Args:
+        model: An export folder, a run folder or a `.keras` file; the last two
+            are exported (into a temporary folder) from their latest state first.
+        out: Destination path, ending in `.tflite` or `.onnx`.
+        fmt: "tflite" or "onnx" (the onnx extra).
+
+    Returns:
+        `out` as an absolute path.
+
+    Raises:
+        KerasCganError: a bad `out`, nothing loadable at `model`, or a failed
+            conversion (one line).
+    """
+    if fmt == "tflite":
+        from keras_cgan.tflite import write_tflite as write
+    elif fmt == "onnx":
+        from keras_cgan.onnx_export import write_onnx as write
+    else:
+        raise ExportError(f"unknown format {fmt!r}: choose tflite or onnx")
+    if not out.endswith(f".{fmt}"):
+        raise ExportError(f"--out={out!r}: a {fmt} file name must end in .{fmt}")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise ExportError(f"--out={out!r}: folder {parent} does not exist")
+    if os.path.isdir(model) and os.path.isfile(os.path.join(model, METADATA_PATH)):
+        return write(*load_export(model), out)
+    gan, config = load_gan_for_export(model)
+    with tempfile.TemporaryDirectory() as scratch:
+        saved = export_generator(gan, os.path.join(scratch, "export"), config)
+        return write(*load_export(saved), out)
+
+
 def _export_file(model, fmt, out):
     """`--format=tflite|onnx`: one file converted from the export's `generate`."""
     from keras_cgan import cli
@@ -450,11 +490,7 @@ def _export_file(model, fmt, out):
     out = out or os.path.join(
         model if os.path.isdir(model) else os.path.dirname(model) or ".", f"generator.{fmt}"
     )
-    if fmt == "tflite":
-        from keras_cgan.tflite import export_tflite as write
-    else:
-        from keras_cgan.onnx_export import export_onnx as write
-    write(model, out)
+    export_file(model, out, fmt)
     print(f"keras_cgan: wrote the {fmt} generator of {model} to {out}")
 
 

@@ -1,8 +1,9 @@
 """TFLite export of a generator, and a checked runner for the file.
 
-`export_tflite(model, out)` converts the `generate` signature of an export
-(an export folder; a run folder or `.keras` file is exported first) into a
-TFLite flatbuffer with one signature:
+`write_tflite(loaded, metadata, out)` converts the `generate` signature of a
+loaded export into a TFLite flatbuffer with one signature (the command line,
+`python -m keras_cgan.export --format=tflite`, goes through
+`keras_cgan.export.export_file`):
 
 * `generate(noise float32 [N, latent_dim], labels int32 [N]) -> {"images": float32 [N, H, W, C]}`
 
@@ -23,12 +24,24 @@ import warnings
 
 import numpy as np
 
-from keras_cgan.export import ExportError
+from keras_cgan.errors import KerasCganError
 
 METADATA_NAME = "keras_cgan"
 
 
-def _wrapper_module(loaded, latent_dim):
+class ConversionError(KerasCganError, ValueError):
+    """A TFLite/ONNX conversion failed, a file is unreadable, or a runner got bad input."""
+
+
+def first_line(error):
+    """The informative line of a TensorFlow error (not "Graph execution error:")."""
+    skip = ("Graph execution error", "Detected at node", "<stack traces", "[[{{node")
+    lines = [line.strip() for line in str(error).splitlines()]
+    lines = [line for line in lines if line and not line.startswith(skip)]
+    return (lines or [type(error).__name__])[0][:200]
+
+
+def generate_module(loaded, latent_dim):
     """A module whose `generate` calls the export's with the noise width declared.
 
     The declared `[None, latent_dim]` lets the converter fold away the
@@ -73,7 +86,7 @@ def read_tflite_metadata(flatbuffer):
     """The `keras_cgan` metadata dict stored in a TFLite flatbuffer (bytes).
 
     Raises:
-        ExportError: the file is not a TFLite model written by `export_tflite`.
+        ConversionError: the file is not a TFLite model written by `write_tflite`.
     """
     from tensorflow.lite.python import schema_py_generated as schema
 
@@ -85,37 +98,39 @@ def read_tflite_metadata(flatbuffer):
                 data = model.Buffers(entry.Buffer()).DataAsNumpy()
                 return json.loads(bytes(data).decode())
     except Exception as e:  # A truncated or foreign file.
-        raise ExportError(f"not a readable TFLite model ({type(e).__name__}): re-export it") from None
-    raise ExportError(
+        raise ConversionError(f"not a readable TFLite model ({type(e).__name__}): re-export it") from None
+    raise ConversionError(
         "the TFLite model has no keras_cgan metadata: write it with "
         "python -m keras_cgan.export --format=tflite"
     )
 
 
-def convert_export(export_dir, out):
-    """Converts an export folder's `generate` signature to a TFLite file at `out`.
+def write_tflite(loaded, metadata, out):
+    """Converts a loaded export's `generate` signature to a TFLite file at `out`.
 
     Written atomically (a temporary file, then renamed).
 
+    Args:
+        loaded: The export, loaded with `tf.saved_model.load`.
+        metadata: Its metadata dict (`keras_cgan.export.read_metadata`).
+        out: Destination `.tflite` path.
+
     Returns:
-        `out`.
+        `out` as an absolute path.
 
     Raises:
-        ExportError: `export_dir` is not a keras_cgan export, or conversion failed.
+        ConversionError: the conversion failed.
     """
     import tensorflow as tf
 
-    from keras_cgan.export import _first_line, load_export
-
-    loaded, metadata = load_export(export_dir)
-    module = _wrapper_module(loaded, metadata["latent_dim"])
+    module = generate_module(loaded, metadata["latent_dim"])
     with tempfile.TemporaryDirectory() as scratch:
         tf.saved_model.save(module, scratch, signatures={"generate": module.generate})
         converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=["generate"])
         try:
             flatbuffer = converter.convert()
         except Exception as e:
-            raise ExportError(f"TFLite conversion failed: {_first_line(e)}") from None
+            raise ConversionError(f"TFLite conversion failed: {first_line(e)}") from None
     flatbuffer = _with_metadata(flatbuffer, dict(metadata, tflite_signature="generate"))
     out = os.path.abspath(out)
     tmp = out + ".tmp"
@@ -125,35 +140,11 @@ def convert_export(export_dir, out):
     return out
 
 
-def export_tflite(model, out):
-    """Writes a TFLite generator for `model`: an export folder, a run folder or a `.keras` file.
-
-    A run folder or `.keras` file is exported from its latest state first
-    (like `python -m keras_cgan.export`), into a temporary folder.
-
-    Returns:
-        `out`.
-    """
-    from keras_cgan import export
-
-    if not out.endswith(".tflite"):
-        raise ExportError(f"--out={out!r}: a TFLite file name must end in .tflite")
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise ExportError(f"--out={out!r}: folder {parent} does not exist")
-    if os.path.isdir(model) and os.path.isfile(os.path.join(model, export.METADATA_PATH)):
-        return convert_export(model, out)
-    gan, config = export.load_gan_for_export(model)
-    with tempfile.TemporaryDirectory() as scratch:
-        saved = export.export_generator(gan, os.path.join(scratch, "export"), config)
-        return convert_export(saved, out)
-
-
 class TFLiteGenerator:
     """Runs a TFLite generator with its inputs checked, for any batch size.
 
     Args:
-        path: A `.tflite` file written by `export_tflite`.
+        path: A `.tflite` file written by `write_tflite`.
 
     Attributes:
         latent_dim, num_classes, metadata: From the file's metadata.
@@ -166,7 +157,7 @@ class TFLiteGenerator:
             with open(path, "rb") as f:
                 flatbuffer = f.read()
         except OSError as e:
-            raise ExportError(f"cannot read the TFLite file {path} ({e.strerror})") from None
+            raise ConversionError(f"cannot read the TFLite file {path} ({e.strerror})") from None
         self.metadata = read_tflite_metadata(flatbuffer)
         self.latent_dim = int(self.metadata["latent_dim"])
         self.num_classes = int(self.metadata["num_classes"])
@@ -181,21 +172,21 @@ class TFLiteGenerator:
         self._batch = None
 
     def check(self, labels, noise):
-        """Checked `(labels int32 [N], noise float32 [N, latent_dim])`; raises `ExportError`."""
+        """Checked `(labels int32 [N], noise float32 [N, latent_dim])`; raises `ConversionError`."""
         labels = np.asarray(labels)
         if labels.ndim != 1 or (labels.size and not np.issubdtype(labels.dtype, np.integer)):
-            raise ExportError(f"labels must be integers of shape [N], got {labels.dtype} {list(labels.shape)}")
+            raise ConversionError(f"labels must be integers of shape [N], got {labels.dtype} {list(labels.shape)}")
         if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
             bad = labels[(labels < 0) | (labels >= self.num_classes)][0]
-            raise ExportError(f"label {bad} is out of range: labels must be in 0..{self.num_classes - 1}")
+            raise ConversionError(f"label {bad} is out of range: labels must be in 0..{self.num_classes - 1}")
         noise = np.asarray(noise, np.float32)
         if noise.shape != (len(labels), self.latent_dim):
-            raise ExportError(
+            raise ConversionError(
                 f"noise must have shape [N, {self.latent_dim}] = [{len(labels)}, {self.latent_dim}] "
                 f"(latent_dim is {self.latent_dim}), got {list(noise.shape)}"
             )
         if not np.isfinite(noise).all():
-            raise ExportError("noise must be finite (it holds NaN or inf)")
+            raise ConversionError("noise must be finite (it holds NaN or inf)")
         return labels.astype(np.int32), noise
 
     def generate(self, labels, noise=None, seed=None):
@@ -208,7 +199,7 @@ class TFLiteGenerator:
             seed: Seed of the drawn noise.
 
         Raises:
-            ExportError: a label out of range, or noise of the wrong shape.
+            ConversionError: a label out of range, or noise of the wrong shape.
         """
         labels = np.asarray(labels)
         if noise is None:

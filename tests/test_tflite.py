@@ -10,6 +10,7 @@ import tensorflow as tf
 from conftest import make_tiny_gan, one_error_line, run_cli
 from keras_cgan import export, tflite
 from keras_cgan.export import ExportError
+from keras_cgan.tflite import ConversionError
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def _saved_model_images(loaded, noise, labels):
 @pytest.mark.parametrize("which", ["mlp", "dcgan"])
 def test_tflite_matches_the_saved_model_at_any_batch_size(which, served_export, dcgan_export, tmp_path):
     directory = served_export if which == "mlp" else dcgan_export
-    path = tflite.convert_export(directory, str(tmp_path / "g.tflite"))
+    path = export.export_file(directory, str(tmp_path / "g.tflite"), "tflite")
     loaded, metadata = export.load_export(directory)
     width = metadata["latent_dim"]
     interpreter = _plain_interpreter(path)
@@ -67,7 +68,7 @@ def test_tflite_matches_the_saved_model_at_any_batch_size(which, served_export, 
 
 
 def test_metadata_travels_in_the_file(served_export, tmp_path):
-    path = tflite.convert_export(served_export, str(tmp_path / "g.tflite"))
+    path = export.export_file(served_export, str(tmp_path / "g.tflite"), "tflite")
     with open(path, "rb") as f:
         meta = tflite.read_tflite_metadata(f.read())
     assert meta == dict(export.read_metadata(served_export), tflite_signature="generate")
@@ -91,8 +92,8 @@ def test_runner_rejects_bad_input_in_one_line(served_export, tmp_path_factory, l
     import os
 
     if not os.path.exists(path):
-        tflite.convert_export(served_export, path)
-    with pytest.raises(ExportError) as info:
+        export.export_file(served_export, path, "tflite")
+    with pytest.raises(ConversionError) as info:
         tflite.TFLiteGenerator(path).generate(labels, noise=noise)
     assert needle in str(info.value) and "\n" not in str(info.value)
 
@@ -106,11 +107,11 @@ def test_foreign_or_missing_files_are_one_line_errors(tmp_path):
     foreign = tmp_path / "foreign.tflite"
     foreign.write_bytes(converter.convert())
     for path, needle in ((foreign, "no keras_cgan metadata"), (tmp_path / "none.tflite", "cannot read")):
-        with pytest.raises(ExportError) as info:
+        with pytest.raises(ConversionError) as info:
             tflite.TFLiteGenerator(str(path))
         assert needle in str(info.value)
     with pytest.raises(ExportError, match="must end in .tflite"):
-        tflite.export_tflite(str(tmp_path), str(tmp_path / "g.bin"))
+        export.export_file(str(tmp_path), str(tmp_path / "g.bin"), "tflite")
 
 
 @pytest.mark.slow
@@ -135,10 +136,8 @@ def test_onnx_matches_the_saved_model_at_any_batch_size(which, served_export, dc
     import onnx
     import onnxruntime
 
-    from keras_cgan import onnx_export
-
     directory = served_export if which == "mlp" else dcgan_export
-    path = onnx_export.convert_export(directory, str(tmp_path / "g.onnx"))
+    path = export.export_file(directory, str(tmp_path / "g.onnx"), "onnx")
     loaded, metadata = export.load_export(directory)
     props = {p.key: p.value for p in onnx.load(path).metadata_props}
     assert json.loads(props["keras_cgan"]) == metadata
@@ -152,4 +151,4 @@ def test_onnx_matches_the_saved_model_at_any_batch_size(which, served_export, dc
         out = session.run(None, {"noise": noise, "labels": labels})[0]
         np.testing.assert_allclose(out, _saved_model_images(loaded, noise, labels), atol=1e-5)
     with pytest.raises(ExportError, match="must end in .onnx"):
-        onnx_export.export_onnx(directory, str(tmp_path / "g.tflite"))
+        export.export_file(directory, str(tmp_path / "g.tflite"), "onnx")
