@@ -318,3 +318,17 @@ def test_cli_bad_model_stops_with_one_line_before_listening(tmp_path):
     assert result.returncode == 2
     assert "nothing" in one_error_line(result)
     assert "serving" not in result.stdout
+
+
+@pytest.mark.slow
+def test_cli_busy_port_stops_with_one_line(served_export):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = run_cli("serve", f"--model={served_export}", f"--port={port}", timeout=180)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in one_error_line(result)
+    assert "serving" not in result.stdout
