@@ -39,7 +39,7 @@ setup(
     license_files=["LICENSE"],
     packages=find_packages(include=["keras_cgan", "keras_cgan.*"]) + ["keras_cgan.flags"],
     package_dir={"keras_cgan.flags": "flags"},
-    package_data={"keras_cgan.flags": ["*.cfg"]},
+    package_data={"keras_cgan.flags": ["*.cfg"], "keras_cgan.server": ["static/*"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16",
@@ -55,7 +55,9 @@ setup(
     ],
     extras_require={
         "cuda": ["tensorflow[and-cuda]>=2.16"],
-        "test": ["pytest>=7"],
+        "serve": ["fastapi>=0.100", "uvicorn>=0.20"],
+        "onnx": ["tf2onnx>=1.16", "onnxruntime"],
+        "test": ["pytest>=7", "httpx", "playwright"],
     },
     entry_points={
         "console_scripts": [
@@ -64,6 +66,7 @@ setup(
             "keras-cgan-export=keras_cgan.export.__main__:run",
             "keras-cgan-generate=keras_cgan.generate:run",
             "keras-cgan-bench=keras_cgan.bench:cli_main",
+            "keras-cgan-serve=keras_cgan.serve:run",
         ],
     },
     classifiers=[

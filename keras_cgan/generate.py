@@ -100,8 +100,6 @@ def check_npz_space(path, n, image_shape):
         )
 
 
-
-
 def _write_png(images, rows, row_labels, path):
     from keras_cgan.callbacks import compose_grid, save_png
 

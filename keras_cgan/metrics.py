@@ -12,6 +12,7 @@ from keras_cgan.errors import EvaluationError
 NEAREST_K = 3
 _CHUNK = 1024  # Rows of a distance matrix computed at once (1024 x 10,000 float32: 40 MB).
 
+
 def _sq_norms(x):
     return np.einsum("ij,ij->i", x, x)
 

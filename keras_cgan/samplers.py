@@ -18,6 +18,7 @@ from keras_cgan.errors import EvaluationError, ModelError
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 
+
 def check_model_path(path) -> Tuple[str, Optional[dict]]:
     """Checks that `path` names a model `as_sampler` can load, without TensorFlow.
 

@@ -58,10 +58,25 @@ def slerp(a, b, t):
     )
 
 
-def grid_samples(generator, digits, per_digit, seed):
-    """`(images [R*C, 28, 28, 1], labels [R*C])`, row r = digit `digits[r]`."""
+def grid_samples(generator, digits, per_digit, seed, shared_noise=False):
+    """`(images [R*C, H, W, C], labels [R*C])`, row r = class `digits[r]`.
+
+    Args:
+        generator: See the module docstring.
+        digits: Class ids, one row each.
+        per_digit: Images per row (columns).
+        seed: Seed of the noise (None: fresh noise).
+        shared_noise: Column c uses the same noise in every row, so a column
+            shows one "style" across classes; otherwise every image has its
+            own noise.
+    """
     labels = np.repeat(np.asarray(digits, np.int32), per_digit)
-    return generator.generate(labels, seed=seed), labels
+    if not shared_noise:
+        return generator.generate(labels, seed=seed), labels
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((per_digit, generator.latent_dim), dtype=np.float32)
+    noise = np.tile(noise, (len(digits), 1))
+    return generator.generate(labels, noise=noise), labels
 
 
 def grid_chunks(generator, digits, per_digit, seed, chunk=CHUNK):
@@ -86,10 +101,23 @@ def grid_labels(digits, per_digit, chunk=CHUNK):
 
 
 def interpolation_strip(generator, pair, steps, rows, seed):
-    """Images `[rows * steps, ...]`: each row morphs class pair[0] into pair[1]."""
+    """Images `[rows * steps, ...]`: each row morphs class pair[0] into pair[1].
+
+    Args:
+        steps: Number of evenly spaced mixes from 0 to 1, or a sequence of
+            mix weights in [0, 1] (0 = pair[0], 1 = pair[1]).
+        rows: Noise vectors, one row each, fixed along the row.
+    """
+    t = (
+        np.linspace(0.0, 1.0, steps, dtype=np.float32)
+        if np.ndim(steps) == 0
+        else np.asarray(steps, np.float32).reshape(-1)
+    )
     rng = np.random.default_rng(seed)
-    noise = np.repeat(rng.standard_normal((rows, generator.latent_dim), dtype=np.float32), steps, 0)
-    t = np.tile(np.linspace(0.0, 1.0, steps, dtype=np.float32), rows)[:, None]
+    noise = np.repeat(
+        rng.standard_normal((rows, generator.latent_dim), dtype=np.float32), len(t), 0
+    )
+    t = np.tile(t, rows)[:, None]
     eye = np.eye(generator.num_classes, dtype=np.float32)
     one_hot = (1 - t) * eye[pair[0]] + t * eye[pair[1]]
     return generator.generate_soft(one_hot, noise)

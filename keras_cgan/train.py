@@ -144,9 +144,7 @@ def _say(config, message):
         print(f"keras_cgan: {message}", flush=True)
 
 
-def train(
-    config: TrainConfig, callbacks=(), strategy=None, evaluator=None
-) -> ConditionalGAN:
+def train(config: TrainConfig, callbacks=(), strategy=None, evaluator=None) -> ConditionalGAN:
     """Trains a conditional GAN on MNIST, resuming the run in `config.workdir`.
 
     Writes `config.json` (the effective config, seed included), `metrics.csv`

@@ -6,7 +6,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from helpers import FIXTURE_MNIST, MnistUnavailable, real_mnist_source  # noqa: E402
+from helpers import FIXTURE_MNIST, MnistUnavailable, make_tiny_gan, real_mnist_source  # noqa: E402
 
 
 def _real_mnist_dir():
@@ -67,3 +67,23 @@ def tiny_config(tmp_path):
         seed=1,
         verbose=0,
     )
+
+
+def _build_served_export(directory):
+    """A tiny generator, trained a few steps on the committed fixture, exported."""
+    import numpy as np
+
+    from keras_cgan import data, export
+    from keras_cgan.config import TrainConfig
+
+    gan = make_tiny_gan(latent_dim=8, hidden_units=16, seed=2)
+    images, labels = data.load_local_mnist(FIXTURE_MNIST, "train")
+    gan.fit(x=(images[:64], labels[:64].astype(np.int32)), batch_size=16, epochs=1, verbose=0)
+    config = TrainConfig(epochs=1, batch_size=16, latent_dim=8, hidden_units=16, seed=2)
+    return export.export_generator(gan, directory, config)
+
+
+@pytest.fixture(scope="session")
+def served_export(tmp_path_factory):
+    """A tiny trained export (latent_dim 8, 10 classes) shared by the serving tests."""
+    return _build_served_export(str(tmp_path_factory.mktemp("served") / "export"))

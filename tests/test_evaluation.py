@@ -55,9 +55,7 @@ def test_frechet_distance_matches_closed_forms():
     c1, c2 = _random_spd(rng, 6), _random_spd(rng, 6)
     tr_sqrt = np.sqrt(np.linalg.eigvals(c1 @ c2).real).sum()
     expected = np.sum((m1[:1] - m2[:1]) ** 2) + np.trace(c1) + np.trace(c2) - 2 * tr_sqrt
-    got = metrics.frechet_distance(
-        np.r_[m1[:1], np.zeros(5)], c1, np.r_[m2[:1], np.zeros(5)], c2
-    )
+    got = metrics.frechet_distance(np.r_[m1[:1], np.zeros(5)], c1, np.r_[m2[:1], np.zeros(5)], c2)
     assert got == pytest.approx(expected, rel=1e-9)
     # A collapsed sample (zero covariance) against a spread one.
     assert metrics.frechet_distance(mu, np.zeros((5, 5)), mu + 1, cov) == pytest.approx(
@@ -227,9 +225,7 @@ def test_an_export_scores_like_its_model(stub_evaluator, tmp_path):
     exported = samplers.as_sampler(path)
     assert exported.num_classes == 10
     labels = np.repeat(np.arange(10), 3)
-    np.testing.assert_allclose(
-        exported(labels, 7), samplers.as_sampler(gan)(labels, 7), atol=1e-6
-    )
+    np.testing.assert_allclose(exported(labels, 7), samplers.as_sampler(gan)(labels, 7), atol=1e-6)
     from_export = stub_evaluator.evaluate(path, num_samples=200, seed=3)
     from_model = stub_evaluator.evaluate(gan, num_samples=200, seed=3)
     for name, value in from_model.summary().items():

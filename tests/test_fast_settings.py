@@ -291,7 +291,9 @@ def test_mixed_precision_trains_and_leaves_the_global_policy_alone(precision, ti
 def test_bad_performance_settings_are_rejected():
     with pytest.raises(ConfigError, match="unknown mixed_precision 'float8'"):
         TrainConfig(mixed_precision="float8")
-    with pytest.raises(ConfigError, match="unknown jit_compile 'yes': choose one of true, false, 'step' or None"):
+    with pytest.raises(
+        ConfigError, match="unknown jit_compile 'yes': choose one of true, false, 'step' or None"
+    ):
         TrainConfig(jit_compile="yes")
     with pytest.raises(ConfigError, match="steps_per_execution must be an integer >= 1"):
         TrainConfig(steps_per_execution=0)

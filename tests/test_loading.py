@@ -82,7 +82,9 @@ def test_run_folder_export_and_keras_file_draw_the_same_images(finished_run):
     assert images["run"].shape == (20, 28, 28, 1)
     np.testing.assert_allclose(images["run"], images["export"], atol=1e-5)
     np.testing.assert_allclose(images["run"], images["keras"], atol=1e-5)
-    assert not np.allclose(images["run"], loading.load_generator(finished_run).generate(labels, seed=6))
+    assert not np.allclose(
+        images["run"], loading.load_generator(finished_run).generate(labels, seed=6)
+    )
     one_hot = np.eye(10, dtype=np.float32)[labels]
     noise = np.random.default_rng(0).standard_normal((20, 8)).astype(np.float32)
     np.testing.assert_allclose(

@@ -19,6 +19,11 @@ Command line, to (re-)export a run's latest state or a saved `.keras` model
 (`keras_cgan/export/__main__.py`):
 
     python -m keras_cgan.export --model=RUN_DIR_OR_.keras_FILE [--out=DIR]
+    python -m keras_cgan.export --model=RUN_OR_EXPORT_DIR --format=tflite --out=g.tflite
+    python -m keras_cgan.export --model=RUN_OR_EXPORT_DIR --format=onnx --out=g.onnx
+
+`keras_cgan.export.files.export_file` writes the one-file formats
+(`keras_cgan.tflite`, `keras_cgan.onnx_export`).
 """
 
 import json
