@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURE_MNIST
+from helpers import FIXTURE_MNIST
 from keras_cgan import callbacks, data, networks, perf
 from keras_cgan.config import DEFAULT_STEPS_PER_EXECUTION
 from keras_cgan.errors import ConfigError

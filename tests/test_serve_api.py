@@ -18,7 +18,7 @@ except ImportError:
 from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from conftest import make_tiny_gan, one_error_line, run_cli  # noqa: E402
+from helpers import make_tiny_gan, one_error_line, run_cli  # noqa: E402
 from keras_cgan import export  # noqa: E402
 from keras_cgan.server.app import MAX_BODY_BYTES, STATIC_FILES, create_app  # noqa: E402
 from keras_cgan.server.model import GanGenerator, ServedModel, load_generator  # noqa: E402

@@ -17,7 +17,7 @@ try:
 except ImportError:
     pytest.fail("this test needs playwright: pip install -e '.[test]'", pytrace=False)
 
-from conftest import REPO_ROOT  # noqa: E402
+from helpers import REPO_ROOT  # noqa: E402
 from keras_cgan.server.loadtest import start_server  # noqa: E402
 
 CHROMIUM = os.environ.get("KERAS_CGAN_CHROMIUM", "/usr/bin/chromium")

@@ -9,7 +9,7 @@ try:
 except ImportError:
     pytest.fail("these tests need the serve extra: pip install -e '.[serve,test]'", pytrace=False)
 
-from conftest import REPO_ROOT  # noqa: E402
+from helpers import REPO_ROOT  # noqa: E402
 from keras_cgan.server import loadtest  # noqa: E402
 
 pytestmark = pytest.mark.slow

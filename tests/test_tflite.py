@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import make_tiny_gan, one_error_line, run_cli
+from helpers import make_tiny_gan, one_error_line, run_cli
 from keras_cgan import export, tflite
 from keras_cgan.export import ExportError, files
 from keras_cgan.tflite import ConversionError
