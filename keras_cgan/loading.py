@@ -2,8 +2,10 @@
 
 * an export folder (`<workdir>/export`, see `keras_cgan.export`): loaded with
   plain TensorFlow as an `export.ExportedGenerator`;
-* a run folder (a training workdir): its latest checkpoint, else its
-  `model.keras`, else its `export/`;
+* a run folder (a training workdir): to sample from, its `export/` (the
+  finished run's generator), else its latest checkpoint, else its
+  `model.keras`; to re-export (`load_gan`), its latest checkpoint, else its
+  `model.keras`;
 * a `.keras` file saved by `ConditionalGAN.save` (a run's `model.keras`).
 
 `load_generator` returns an object with `latent_dim`, `num_classes`,
@@ -118,14 +120,14 @@ def load_generator(path):
         path: A run folder, an export folder or a `.keras` file.
 
     Returns:
-        An `export.ExportedGenerator` for an export (or a run folder that only
+        An `export.ExportedGenerator` for an export (or a run folder that
         holds one), else a `GanGenerator`.
 
     Raises:
         ModelError: nothing loadable at `path`.
     """
     kind, _ = check_model_path(path)
-    if kind == RUN and not _has_weights(path):
+    if kind == RUN and (os.path.isdir(os.path.join(path, "export")) or not _has_weights(path)):
         path, kind = os.path.join(path, "export"), EXPORT
     if kind == EXPORT:
         return export.ExportedGenerator(path)

@@ -20,8 +20,9 @@ from PIL import Image  # noqa: E402
 
 from helpers import make_tiny_gan, one_error_line, run_cli  # noqa: E402
 from keras_cgan import export  # noqa: E402
+from keras_cgan.loading import GanGenerator  # noqa: E402
 from keras_cgan.server.app import MAX_BODY_BYTES, STATIC_FILES, create_app  # noqa: E402
-from keras_cgan.server.model import GanGenerator, ServedModel, load_generator  # noqa: E402
+from keras_cgan.server.model import ServedModel, load_generator  # noqa: E402
 from keras_cgan.server.run import load_served_model  # noqa: E402
 
 
@@ -337,7 +338,7 @@ def test_loader_takes_run_folder_export_and_keras_file(tmp_path):
     assert isinstance(from_run, GanGenerator) and source == str(run)
     export.export_generator(gan, str(run / "export"))
     exported, source = load_generator(str(run))
-    assert isinstance(exported, export.ExportedGenerator) and source == str(run / "export")
+    assert isinstance(exported, export.ExportedGenerator) and source == str(run)
     labels = np.arange(10) % 10
     np.testing.assert_allclose(
         in_memory.generate(labels, seed=3), exported.generate(labels, seed=3), atol=1e-5
