@@ -11,10 +11,12 @@ from typing import Optional, Union
 
 from keras_cgan.errors import ConfigError
 
-ARCHS = ("mlp", "dcgan", "dcgan_proj")
+ARCHS = ("mlp", "dcgan", "dcgan_proj", "dcgan_cbn")
 LOSSES = ("bce", "hinge")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
+LR_SCHEDULES = ("constant", "linear")
+DIFFAUGMENT_POLICIES = ("translation", "cutout")  # keras_cgan.augment.POLICIES
 MNIST_DIR_ENV = "KERAS_CGAN_MNIST_DIR"
 # Chosen with `python -m keras_cgan.bench` (README, "Performance").
 DEFAULT_STEPS_PER_EXECUTION = 200
@@ -29,7 +31,7 @@ class TrainConfig:
         batch_size: Examples per training step (>= 1).
         latent_dim: Width of the noise vector z (>= 1).
         hidden_units: Width of the hidden layer (mlp) or base filter count
-            (dcgan, dcgan_proj).
+            (dcgan, dcgan_proj, dcgan_cbn).
         arch: Network pair, one of `ARCHS`.
         learning_rate: Adam learning rate of the generator (and of the
             discriminator unless `d_learning_rate` is set).
@@ -77,6 +79,13 @@ class TrainConfig:
             `num_classes`, at least 10 per class.
         classifier_dir: Cache folder of the evaluation's reference classifier
             (None: `~/.cache/keras_cgan/classifier`).
+        lr_schedule: Learning-rate schedule of both optimizers, one of
+            `LR_SCHEDULES`: "constant", or "linear" (decays linearly to 0 at
+            the last step of `epochs`; a resumed run must keep `epochs`).
+        r1_gamma: Weight of the R1 gradient penalty on real images (>= 0;
+            0 = off).
+        diffaugment: DiffAugment policy for the discriminator's inputs, a
+            comma-separated subset of "translation,cutout" ("" = off).
     """
 
     epochs: int = 1000
@@ -109,6 +118,11 @@ class TrainConfig:
     eval_every: int = 0
     eval_samples: int = 2000
     classifier_dir: Optional[str] = None
+    # Sample-quality options (docs/quality_experiments.md); the defaults
+    # leave training exactly as without them.
+    lr_schedule: str = "constant"
+    r1_gamma: float = 0.0
+    diffaugment: str = ""
 
     def __post_init__(self):
         positive = (
@@ -171,6 +185,23 @@ class TrainConfig:
             )
         if self.verbose not in (0, 1, 2):
             raise ConfigError(f"verbose must be 0, 1 or 2, got {self.verbose}")
+        self._check_quality_options()
+
+    def _check_quality_options(self):
+        """Validates the sample-quality block (`lr_schedule`, `r1_gamma`, `diffaugment`)."""
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(
+                f"unknown lr_schedule {self.lr_schedule!r}: choose one of {', '.join(LR_SCHEDULES)}"
+            )
+        if isinstance(self.r1_gamma, bool) or not self.r1_gamma >= 0.0:
+            raise ConfigError(f"r1_gamma must be >= 0 (0 = off), got {self.r1_gamma!r}")
+        names = [p.strip() for p in str(self.diffaugment).split(",") if p.strip()]
+        unknown = [p for p in names if p not in DIFFAUGMENT_POLICIES]
+        if unknown:
+            raise ConfigError(
+                f"unknown diffaugment policy {unknown[0]!r}: use a comma-separated subset of "
+                f"{','.join(DIFFAUGMENT_POLICIES)} (empty = off)"
+            )
 
     @property
     def discriminator_learning_rate(self) -> float:

@@ -11,7 +11,7 @@ import time
 from absl import flags
 
 from keras_cgan import cli
-from keras_cgan.config import ARCHS, LOSSES, STRATEGIES, TrainConfig
+from keras_cgan.config import ARCHS, LOSSES, LR_SCHEDULES, STRATEGIES, TrainConfig
 
 _D = TrainConfig()
 
@@ -21,14 +21,15 @@ flags.DEFINE_integer("latent_dim", _D.latent_dim, "Width of the noise vector z."
 flags.DEFINE_integer(
     "hidden_units",
     _D.hidden_units,
-    "Hidden width (mlp) or base filter count (dcgan, dcgan_proj).",
+    "Hidden width (mlp) or base filter count (dcgan, dcgan_proj, dcgan_cbn).",
     lower_bound=1,
 )
 flags.DEFINE_enum(
     "arch",
     _D.arch,
     ARCHS,
-    "Network pair: the tutorial's mlp, a light dcgan, or dcgan_proj (dcgan generator, "
+    "Network pair: the tutorial's mlp, a light dcgan, dcgan_proj (dcgan generator, "
+    "projection discriminator) or dcgan_cbn (class-conditional batch norm in the generator, "
     "projection discriminator).",
 )
 flags.DEFINE_float(
@@ -142,6 +143,27 @@ flags.DEFINE_string(
     "(default: ~/.cache/keras_cgan/classifier).",
 )
 
+# Sample-quality options (docs/quality_experiments.md).
+flags.DEFINE_enum(
+    "lr_schedule",
+    _D.lr_schedule,
+    LR_SCHEDULES,
+    "Learning-rate schedule of both optimizers: constant, or linear decay to 0 at the last "
+    "step of --epochs.",
+)
+flags.DEFINE_float(
+    "r1_gamma",
+    _D.r1_gamma,
+    "Weight of the R1 gradient penalty on real images (0 = off).",
+    lower_bound=0.0,
+)
+flags.DEFINE_string(
+    "diffaugment",
+    _D.diffaugment,
+    "DiffAugment policy for the discriminator's inputs: a comma-separated subset of "
+    "translation,cutout (empty = off).",
+)
+
 FLAGS = flags.FLAGS
 
 flags.register_validator("learning_rate", lambda v: v > 0, "--learning_rate must be > 0")
@@ -185,6 +207,10 @@ def config_from_flags(flag_values=FLAGS) -> TrainConfig:
         eval_every=flag_values.eval_every,
         eval_samples=flag_values.eval_samples,
         classifier_dir=flag_values.classifier_dir,
+        # Sample-quality options.
+        lr_schedule=flag_values.lr_schedule,
+        r1_gamma=flag_values.r1_gamma,
+        diffaugment=flag_values.diffaugment,
     )
 
 
