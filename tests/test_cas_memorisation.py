@@ -122,7 +122,8 @@ def test_a_generator_of_training_digits_fails_the_memorisation_check(evaluator, 
 
 
 def test_balanced_counts_follow_the_class_balance_exactly():
-    counts = cas.balanced_counts(60000, [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
+    mnist_train = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    counts = cas.balanced_counts(60000, mnist_train)
     assert counts.sum() == 60000 and counts.tolist()[:2] == [5923, 6742]
     small = cas.balanced_counts(1000, [1, 1, 2])
     assert small.tolist() == [250, 250, 500]
