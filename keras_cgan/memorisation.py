@@ -148,7 +148,7 @@ def write_pairs_png(path, images, train_images, distances, indices, num_pairs=20
     reals = reals.astype(np.float32) / 255.0 if reals.dtype == np.uint8 else reals
     bands = -(-len(order) // per_row)
     cell = 28 + 2  # A 2-pixel gap right and below each digit.
-    grid = np.full((bands * 2 * cell + 4, per_row * cell), 0.35, np.float32)
+    grid = np.full((bands * (2 * cell + 4), per_row * cell), 0.35, np.float32)
     for i in range(len(order)):
         band, col = divmod(i, per_row)
         top = band * (2 * cell + 4)  # 4 extra pixels between bands.

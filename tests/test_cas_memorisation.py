@@ -118,7 +118,7 @@ def test_a_generator_of_training_digits_fails_the_memorisation_check(evaluator, 
     from PIL import Image
 
     png = np.asarray(Image.open(path))
-    assert png.shape == (2 * (2 * 30 + 4), 2 * 10 * 30)  # Two bands of 10 pairs, 2x.
+    assert png.shape == (2 * 2 * (2 * 30 + 4), 2 * 10 * 30)  # Two bands of 10 pairs, 2x.
 
 
 def test_balanced_counts_follow_the_class_balance_exactly():
