@@ -212,7 +212,10 @@ def load_run(run_dir):
 
 def check_resumable(saved: TrainConfig, wanted: TrainConfig, workdir):
     """Raises ConfigError if `wanted` cannot continue the run of `saved`."""
-    for key in RESUME_KEYS:
+    keys = RESUME_KEYS
+    if saved.lr_schedule != "constant":
+        keys += ("epochs",)  # The schedule's length is part of the optimizers' state.
+    for key in keys:
         old, new = getattr(saved, key), getattr(wanted, key)
         if key == "seed" and new is None:
             continue  # No seed asked for: keep the run's.

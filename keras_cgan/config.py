@@ -17,10 +17,12 @@ from typing import Optional, Union
 
 from keras_cgan.errors import ConfigError
 
-ARCHS = ("mlp", "dcgan", "dcgan_proj")
+ARCHS = ("mlp", "dcgan", "dcgan_proj", "dcgan_cbn")
 LOSSES = ("bce", "hinge")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
+LR_SCHEDULES = ("constant", "linear")
+DIFFAUGMENT_POLICIES = ("translation", "cutout")  # keras_cgan.augment.POLICIES
 MNIST_DIR_ENV = "KERAS_CGAN_MNIST_DIR"
 # Chosen with `python -m keras_cgan.bench` (docs/performance.md).
 DEFAULT_STEPS_PER_EXECUTION = 200
@@ -40,6 +42,7 @@ def setting(
     flag_default=dataclasses.MISSING,
     shown_default=None,
     choices_text=None,
+    check=None,
 ):
     """Declares a `TrainConfig` field with its help and checks (the field's one home).
 
@@ -56,6 +59,8 @@ def setting(
             called when the flags are defined.
         shown_default: How the README shows the default (else the value).
         choices_text: How messages list `choices` (else comma-separated).
+        check: `check(value) -> message or None`, a further check (its
+            message names the setting).
 
     Returns:
         A `dataclasses.field` whose metadata carries all of the above.
@@ -72,6 +77,7 @@ def setting(
         flag_default=default if flag_default is dataclasses.MISSING else flag_default,
         shown_default=shown_default,
         choices_text=choices_text,
+        check=check,
     )
     return dataclasses.field(default=default, metadata=spec)
 
@@ -111,6 +117,10 @@ def check_value(field, value, label=None):
         return f"{name} must be true or false, got {value!r}"
     if kind is str and not isinstance(value, str):
         return f"{name} must be a string, got {value!r}"
+    if spec.get("check") is not None:
+        message = spec["check"](value)
+        if message:
+            return message
     lo, gt, lt, hi = spec.get("at_least"), spec.get("above"), spec.get("below"), spec.get("at_most")
     if kind is int and lo is not None and value < lo:
         return f"{name} must be an integer >= {lo}, got {value!r}"
@@ -124,6 +134,17 @@ def check_value(field, value, label=None):
         return f"{name} must be < {lt}, got {value!r}"
     if hi is not None and value > hi:
         return f"{name} must be <= {hi}, got {value!r}"
+    return None
+
+
+def _check_diffaugment(value):
+    names = [p.strip() for p in value.split(",") if p.strip()]
+    unknown = [p for p in names if p not in DIFFAUGMENT_POLICIES]
+    if unknown:
+        return (
+            f"unknown diffaugment policy {unknown[0]!r}: use a comma-separated subset of "
+            f"{','.join(DIFFAUGMENT_POLICIES)} (empty = off)"
+        )
     return None
 
 
@@ -145,13 +166,14 @@ class TrainConfig:
     latent_dim: int = setting(100, "Width of the noise z.", at_least=1, resume=True)
     hidden_units: int = setting(
         128,
-        "Hidden width (mlp) or base filter count (dcgan, dcgan_proj).",
+        "Hidden width (mlp) or base filter count (dcgan, dcgan_proj, dcgan_cbn).",
         at_least=1,
         resume=True,
     )
     arch: str = setting(
         "mlp",
-        "Networks: mlp (the tutorial's), dcgan, or dcgan_proj (the dcgan generator with a "
+        "Networks: mlp (the tutorial's), dcgan, dcgan_proj (the dcgan generator with a "
+        "projection discriminator) or dcgan_cbn (class-conditional batch norm in the generator, "
         "projection discriminator).",
         choices=ARCHS,
         resume=True,
@@ -278,6 +300,28 @@ class TrainConfig:
         None,
         "Cache folder of the evaluation's reference classifier.",
         shown_default="~/.cache/keras_cgan/classifier",
+    )
+    lr_schedule: str = setting(
+        "constant",
+        "Learning-rate schedule of both optimizers: constant, or linear decay to 0 at the last "
+        "step of --epochs (a resumed run then keeps --epochs).",
+        choices=LR_SCHEDULES,
+        resume=True,
+    )
+    r1_gamma: float = setting(
+        0.0,
+        "Weight of the R1 gradient penalty on real images (0 = off).",
+        at_least=0.0,
+        resume=True,
+        shown_default="0 (off)",
+    )
+    diffaugment: str = setting(
+        "",
+        "DiffAugment policies for the discriminator's inputs, a comma-separated subset of "
+        "translation,cutout (empty = off).",
+        resume=True,
+        check=_check_diffaugment,
+        shown_default='"" (off)',
     )
 
     def __post_init__(self):

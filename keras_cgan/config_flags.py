@@ -79,6 +79,8 @@ def define_flags(flag_values=flags.FLAGS, only=None):
             )
         else:
             flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
+            if spec["check"] is not None:
+                flags.register_validator(name, _validator(field), flag_values=flag_values)
 
 
 def _validator(field):

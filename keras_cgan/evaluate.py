@@ -7,6 +7,15 @@ without `--model`, prints only) the same metrics for real MNIST train digits
 and two broken generators: uniform noise, and one image per class repeated.
 `--json=FILE` also writes every number, per class included.
 
+Two opt-in checks add columns: `--cas` trains the reference classifier's
+recipe on `--cas_samples` generated digits (MNIST train's count and class
+balance by default; about as long as training the reference classifier) and
+reports its MNIST test accuracy (`cas`) next to the reference classifier's
+(`cas_real`); `--memorisation` (implied by `--memorisation_png=FILE`) reports
+how many generated digits lie closer to a training digit than real test digits
+do (`memorised_p1`, `memorised_p5`, `nn_ratio`; `keras_cgan.memorisation`) and
+draws the closest generated/training pairs.
+
 The first run trains the reference classifier (about 1.5 minutes on 2 CPU
 cores) and caches it under `--classifier_dir`. The metrics are defined in
 `keras_cgan.evaluation`, the library this tool calls; flags are read only here.
@@ -38,6 +47,30 @@ def define_flags():
         False,
         "Also evaluate real MNIST train digits, uniform noise and a collapsed model.",
     )
+    # Opt-in extra metrics (keras_cgan.cas, keras_cgan.memorisation).
+    flags.DEFINE_bool(
+        "cas",
+        False,
+        "Also measure the classification accuracy score: the reference classifier's recipe "
+        "trained on generated digits only, tested on MNIST test (slow: one classifier training "
+        "per evaluated generator).",
+    )
+    flags.DEFINE_integer(
+        "cas_samples",
+        60000,
+        "Generated training digits for --cas (MNIST train's class balance).",
+        lower_bound=128,
+    )
+    flags.DEFINE_bool(
+        "memorisation",
+        False,
+        "Also check for memorised training digits (nearest MNIST train digit of each sample).",
+    )
+    flags.DEFINE_string(
+        "memorisation_png",
+        None,
+        "Write the closest generated/training pairs of --model to this PNG (implies --memorisation).",
+    )
     config_flags.define_flags(only=("classifier_dir", "mnist_dir", "tfds_data_dir"))
 
 
@@ -48,10 +81,31 @@ def _check_flags(flag_values):
     check_num_samples(flag_values.num_samples)
     if flag_values.model:
         check_model_path(flag_values.model)
-    if flag_values.json:
-        folder = os.path.dirname(os.path.abspath(flag_values.json))
-        if not os.path.isdir(folder):
-            raise EvaluationError(f"--json: folder {folder} does not exist")
+    for name in ("json", "memorisation_png"):
+        value = getattr(flag_values, name)
+        folder = os.path.dirname(os.path.abspath(value)) if value else None
+        if folder and not os.path.isdir(folder):
+            raise EvaluationError(f"--{name}: folder {folder} does not exist")
+    if flag_values.memorisation_png and not flag_values.model:
+        raise EvaluationError("--memorisation_png draws --model's samples: pass --model too")
+
+
+def _extra_metrics(flag_values, train_images, train_labels):
+    """The opt-in extra metrics the flags ask for (a list, possibly empty)."""
+    import numpy as np
+
+    from keras_cgan import cas, memorisation
+
+    metrics = []
+    if flag_values.cas:
+        metrics.append(
+            cas.CasMetric(
+                flag_values.cas_samples, class_counts=np.bincount(train_labels, minlength=10)
+            )
+        )
+    if flag_values.memorisation or flag_values.memorisation_png:
+        metrics.append(memorisation.MemorisationMetric(train_images))
+    return metrics
 
 
 def main(argv):
@@ -60,20 +114,24 @@ def main(argv):
     cli.quiet_tensorflow()
     from keras_cgan import data, evaluation, samplers
 
+    train_images, train_labels = data.load_mnist(
+        "train", mnist_dir=FLAGS.mnist_dir, tfds_data_dir=FLAGS.tfds_data_dir
+    )
+    extra_metrics = _extra_metrics(FLAGS, train_images, train_labels)
     evaluator = evaluation.Evaluator(
         classifier_dir=FLAGS.classifier_dir,
         mnist_dir=FLAGS.mnist_dir,
         tfds_data_dir=FLAGS.tfds_data_dir,
         verbose=2,
+        extra_metrics=extra_metrics,
     )
     n, seed = FLAGS.num_samples, FLAGS.seed
     results = {}
     if FLAGS.model:
         results[FLAGS.model] = evaluator.evaluate(FLAGS.model, n, seed)
+        if FLAGS.memorisation_png:
+            extra_metrics[-1].write_pairs_png(FLAGS.memorisation_png)
     if FLAGS.baseline:
-        train_images, train_labels = data.load_mnist(
-            "train", mnist_dir=FLAGS.mnist_dir, tfds_data_dir=FLAGS.tfds_data_dir
-        )
         for name, sampler in samplers.baseline_samplers(train_images, train_labels).items():
             results[name] = evaluator.evaluate(sampler, n, seed)
 

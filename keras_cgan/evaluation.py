@@ -25,6 +25,11 @@ reference classifier (`keras_cgan.classifier`, its 128-wide penultimate layer):
 * `score`: the classifier-based "MNIST score", the Inception Score analogue
   exp(E_x KL(p(y|x) || p(y))), between 1 and 10.
 
+Extra metrics plug in through `Evaluator(extra_metrics=...)` (see
+`ExtraMetric`): the classification accuracy score (`keras_cgan.cas`) and the
+memorisation check (`keras_cgan.memorisation`). Their values join the summary
+after the metrics above.
+
 Anything that maps labels to images can be evaluated: a `ConditionalGAN`, a
 SavedModel export folder, a `.keras` file, or a callable `labels -> images`
 (see `as_sampler`). This module imports TensorFlow only when it needs it.
@@ -48,7 +53,7 @@ from keras_cgan.metrics import (
     precision_recall,
     unit_rows,
 )
-from keras_cgan.samplers import IMAGE_SHAPE, NUM_CLASSES, as_sampler
+from keras_cgan.samplers import IMAGE_SHAPE, NUM_CLASSES, Sampler, as_sampler
 
 MIN_SAMPLES_PER_CLASS = 10
 SUMMARY_METRICS = ("accuracy", "fid", "class_fid", "precision", "recall", "diversity", "score")
@@ -93,6 +98,44 @@ def check_num_samples(num_samples, num_classes=NUM_CLASSES):
 
 
 # --------------------------------------------------------------------------
+# Extra metrics hook.
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Samples:
+    """What an extra metric is given: the evaluated samples and how they were drawn.
+
+    Attributes:
+        images: float32 `[N, 28, 28, 1]` in [0, 1].
+        labels: int64 `[N]`, the classes asked for.
+        features: float32 `[N, D]`, the reference classifier's features.
+        probs: float32 `[N, C]`, its class probabilities.
+        sampler: The `Sampler` they came from (None: images given directly).
+        seed: The seed they were drawn with.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    features: np.ndarray
+    probs: np.ndarray
+    sampler: Optional[Sampler]
+    seed: int
+
+
+class ExtraMetric:
+    """Interface of an extra metric: `metric(evaluator, samples) -> {name: float}`.
+
+    Called by `Evaluator.evaluate_images` after the built-in metrics with the
+    `Evaluator` (for its classifier and reference features) and the
+    `Samples`; the names must not clash with `SUMMARY_METRICS`.
+    """
+
+    def __call__(self, evaluator, samples: Samples) -> Dict[str, float]:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------
 # The evaluator.
 # --------------------------------------------------------------------------
 
@@ -117,10 +160,14 @@ class EvaluationResult:
     fid_per_class: tuple
     diversity_per_class: tuple
     seconds: float = dataclasses.field(default=0.0, compare=False)
+    # Values of the evaluator's extra metrics, `{name: float}` (see `ExtraMetric`).
+    extra: dict = dataclasses.field(default_factory=dict)
 
     def summary(self) -> Dict[str, float]:
-        """The scalar metrics, `{name: value}` in `SUMMARY_METRICS` order."""
-        return {name: float(getattr(self, name)) for name in SUMMARY_METRICS}
+        """The scalar metrics, `{name: value}`: `SUMMARY_METRICS` in order, then the extras."""
+        values = {name: float(getattr(self, name)) for name in SUMMARY_METRICS}
+        values.update((name, float(v)) for name, v in self.extra.items())
+        return values
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
@@ -151,6 +198,9 @@ class Evaluator:
         tfds_data_dir: tensorflow-datasets data directory.
         k: Neighbour count of the precision/recall manifolds.
         verbose: Keras `fit` verbosity if the classifier has to be trained.
+        extra_metrics: `ExtraMetric`s measured after the built-in metrics, in
+            order (e.g. `keras_cgan.cas.CasMetric`,
+            `keras_cgan.memorisation.MemorisationMetric`).
     """
 
     def __init__(
@@ -163,6 +213,7 @@ class Evaluator:
         tfds_data_dir: Optional[str] = None,
         k: int = NEAREST_K,
         verbose: int = 0,
+        extra_metrics=(),
     ):
         if classifier is None:
             from keras_cgan import classifier as classifier_lib
@@ -187,6 +238,7 @@ class Evaluator:
                 f"classes, has {counts.tolist()}"
             )
         self.reference_size = len(labels)
+        self._images = images
         self._features = features
         self._labels = labels
         self._stats = gaussian_stats(features)
@@ -195,6 +247,22 @@ class Evaluator:
             mean_pairwise_distance(features[labels == c]) for c in range(self.num_classes)
         ]
         self._manifolds = {}  # Reference subset size -> (features, k-NN radii).
+        self.extra_metrics = tuple(extra_metrics)
+
+    @property
+    def reference_images(self):
+        """The reference images as given (MNIST test: uint8 `[M, 28, 28, 1]`)."""
+        return self._images
+
+    @property
+    def reference_features(self):
+        """float32 `[M, D]` classifier features of the reference (MNIST test) images."""
+        return self._features
+
+    @property
+    def reference_labels(self):
+        """int64 `[M]` labels of the reference images."""
+        return self._labels
 
     @classmethod
     def for_config(cls, config) -> "Evaluator":
@@ -246,14 +314,18 @@ class Evaluator:
             )
         labels = np.repeat(np.arange(self.num_classes), num_samples // self.num_classes)
         images = _checked_images(sampler(labels, seed), len(labels), sampler.name)
-        return self.evaluate_images(images, labels, start=start)
+        return self.evaluate_images(images, labels, start=start, sampler=sampler, seed=seed)
 
-    def evaluate_images(self, images, labels, start=None) -> EvaluationResult:
+    def evaluate_images(self, images, labels, start=None, sampler=None, seed=0) -> EvaluationResult:
         """Measures given images that were meant to show digits `labels`.
 
         Args:
             images: float `[N, 28, 28, 1]` in [0, 1].
             labels: int `[N]`, the classes asked for; at least 2 of each class.
+            start: `time.perf_counter()` at the start (None: now).
+            sampler: The `Sampler` the images came from, for extra metrics
+                that draw more samples (None: they use `images`).
+            seed: The seed the images were drawn with.
 
         Returns:
             An `EvaluationResult`.
@@ -301,7 +373,15 @@ class Evaluator:
             fid_per_class=tuple(fid_per_class),
             diversity_per_class=tuple(diversity_per_class),
             seconds=time.perf_counter() - start,
+            extra=self._extra(Samples(images, labels, features, probs, sampler, seed)),
         )
+
+    def _extra(self, samples) -> dict:
+        """The extra metrics' values, merged in order."""
+        values = {}
+        for metric in self.extra_metrics:
+            values.update(metric(self, samples))
+        return values
 
 
 def evaluate(generator, num_samples: int = 10000, seed: int = 0, **evaluator_kwargs):
@@ -336,9 +416,12 @@ def _markdown(header, rows):
 
 def format_table(results: Dict[str, EvaluationResult]) -> str:
     """A Markdown table: one row per named result, one column per summary metric."""
-    header = ["generator"] + [title for _, title, _ in _COLUMNS]
+    extras = list(dict.fromkeys(key for r in results.values() for key in r.extra))
+    header = ["generator"] + [title for _, title, _ in _COLUMNS] + extras
     rows = [
-        [name] + [fmt.format(getattr(r, key)) for key, _, fmt in _COLUMNS]
+        [name]
+        + [fmt.format(getattr(r, key)) for key, _, fmt in _COLUMNS]
+        + [f"{r.extra[key]:.4f}" if key in r.extra else "" for key in extras]
         for name, r in results.items()
     ]
     return _markdown(header, rows)

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from keras_cgan import perf, rng
+from keras_cgan import augment, perf, rng
 from keras_cgan.errors import ConfigError, KerasCganError
 from keras_cgan.generation import SamplingMixin
 
@@ -88,6 +88,12 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         num_classes: Number of label classes.
         seed: Seed of the noise drawn in `train_step` (None: random).
         ema_decay: Decay of the EMA generator, in (0, 1); None or 0: no EMA.
+        r1_gamma: Weight of the R1 penalty (Mescheder et al., 2018),
+            `r1_gamma / 2 * E ||grad_x D(x)||^2` on the real batch, added to
+            the discriminator's loss (not to the logged `d_loss`); 0: off.
+        diffaugment: DiffAugment policy (`keras_cgan.augment`), e.g.
+            "translation,cutout", applied to every batch the discriminator
+            sees; "": off.
         **kwargs: Passed to `keras.Model` (name, dtype, ...).
     """
 
@@ -99,9 +105,18 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         num_classes=10,
         seed=None,
         ema_decay=None,
+        r1_gamma=0.0,
+        diffaugment="",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.r1_gamma = float(r1_gamma or 0.0)
+        if self.r1_gamma < 0:
+            raise ConfigError(f"r1_gamma must be >= 0 (0 = off), got {r1_gamma}")
+        try:
+            self.diffaugment = ",".join(augment.parse_policy(diffaugment))
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
@@ -390,23 +405,51 @@ class ConditionalGAN(SamplingMixin, keras.Model):
 
         # Phase 1, discriminator: real -> 1, fake -> 0.
         with tf.GradientTape() as d_tape:
-            real_logits = self.discriminator([real_images, labels], training=True)
-            fake_logits = self.discriminator([tf.stop_gradient(fake_images), labels], training=True)
+            real_in, fake_in = real_images, tf.stop_gradient(fake_images)
+            if self.diffaugment:
+                real_in, fake_in = self._augment(real_in, 0), self._augment(fake_in, 1)
+            if self.r1_gamma:
+                real_logits, penalty = self._logits_with_r1(real_in, labels)
+            else:
+                real_logits, penalty = self.discriminator([real_in, labels], training=True), 0.0
+            fake_logits = self.discriminator([fake_in, labels], training=True)
             d_loss = self._loss(1.0, real_logits) + self._loss(0.0, fake_logits)
-            d_scaled = self.d_optimizer.scale_loss(d_loss * weight)  # Scales for float16 only.
+            d_total = d_loss + penalty if self.r1_gamma else d_loss
+            d_scaled = self.d_optimizer.scale_loss(d_total * weight)  # Scales for float16 only.
         d_vars = self.discriminator.trainable_variables
         d_grads = d_tape.gradient(d_scaled, d_vars)
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
 
         # Phase 2, generator: make the updated discriminator call the fakes real.
         with g_tape:  # The tape already holds the generator's forward pass.
-            g_logits = self.discriminator([fake_images, labels], training=True)
+            g_in = self._augment(fake_images, 2) if self.diffaugment else fake_images
+            g_logits = self.discriminator([g_in, labels], training=True)
             g_loss = self._loss(1.0, g_logits)
             g_scaled = self.g_optimizer.scale_loss(g_loss * weight)
         g_vars = self.generator.trainable_variables
         g_grads = g_tape.gradient(g_scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
         return d_loss, g_loss, real_logits, fake_logits
+
+    def _augment(self, images, stream):
+        """DiffAugment of one batch; `stream` tells apart the step's batches."""
+        return augment.diff_augment(
+            images,
+            augment.parse_policy(self.diffaugment),
+            self.seed_generator.state[0],
+            self.train_steps,
+            stream,
+        )
+
+    def _logits_with_r1(self, real_images, labels):
+        """Real logits `[B, 1]` and the R1 penalty, float32 scalar (this replica's mean)."""
+        with tf.GradientTape() as tape:
+            tape.watch(real_images)
+            logits = self.discriminator([real_images, labels], training=True)
+            total = tf.reduce_sum(tf.cast(logits, tf.float32))
+        grads = tf.cast(tape.gradient(total, real_images), tf.float32)
+        squared = tf.reduce_sum(tf.square(grads), axis=list(range(1, grads.shape.rank)))
+        return logits, 0.5 * self.r1_gamma * tf.reduce_mean(squared)
 
     def run_step(self, real_images, labels, noise=None):
         """One whole training step on one batch, without metrics.
@@ -537,6 +580,8 @@ class ConditionalGAN(SamplingMixin, keras.Model):
             "num_classes": self.num_classes,
             "seed": self.seed,
             "ema_decay": self.ema_decay,
+            "r1_gamma": self.r1_gamma,
+            "diffaugment": self.diffaugment,
         }
 
     @classmethod

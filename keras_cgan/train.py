@@ -244,7 +244,7 @@ def _train(config, callbacks, strategy, evaluator):
         config.save_json(os.path.join(workdir, "config.json"))
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
-        gan = build_gan(config, custom_loop=settings.custom_loop)
+        gan = build_gan(config, steps_per_epoch=steps, custom_loop=settings.custom_loop)
     epoch, step, grid_noise = 0, 0, None
     if ckpt is not None:
         epoch, step, grid_noise = checkpoint.restore_checkpoint(ckpt, gan)

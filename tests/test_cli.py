@@ -89,7 +89,10 @@ def _run_main(*args, env_extra=None):
     [
         (["--epochs=0"], "flag --epochs=0: 0 is not a positive integer"),
         (["--batch_size=-4"], "flag --batch_size=-4"),
-        (["--arch=resnet"], "flag --arch=resnet: value should be one of <mlp|dcgan|dcgan_proj>"),
+        (
+            ["--arch=resnet"],
+            "flag --arch=resnet: value should be one of <mlp|dcgan|dcgan_proj|dcgan_cbn>",
+        ),
         (["--learning_rate=0"], "--learning_rate must be > 0"),
         (["--beta_1=1.5"], "flag --beta_1=1.5"),
         (["--loss=wgan"], "flag --loss=wgan: value should be one of <bce|hinge>"),
@@ -99,6 +102,9 @@ def _run_main(*args, env_extra=None):
         (["--steps_per_execution=0"], "flag --steps_per_execution=0"),
         (["--flagfile=flags/no_such_preset.cfg"], "Unable to open flagfile"),
         (["--epochs=ten"], "flag --epochs=ten"),
+        (["--lr_schedule=cosine"], "flag --lr_schedule=cosine: value should be one of"),
+        (["--r1_gamma=-1"], "flag --r1_gamma=-1"),
+        (["--diffaugment=flip"], "unknown diffaugment policy 'flip'"),
         (["stray"], "unexpected arguments 'stray'"),
         (["--preset=no_such_preset"], "unknown preset 'no_such_preset': choose one of best, "),
         (["--mnist_dir=/no/such/folder", "--epochs=1"], "MNIST folder not found: /no/such/folder"),

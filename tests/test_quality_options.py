@@ -1,0 +1,142 @@
+"""The sample-quality options: dcgan_cbn, DiffAugment, R1 and the linear schedule."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import fake_batch, make_tiny_gan
+from keras_cgan import augment, checkpoint, networks, train
+from keras_cgan.errors import ConfigError
+
+
+def test_cbn_generator_depends_on_the_label_in_every_norm_layer():
+    g, d = networks.build_networks("dcgan_cbn", latent_dim=8, num_classes=10, hidden_units=8)
+    names = [layer.name for layer in g.layers]
+    assert {"project_gain", "up1_gain", "project_bias", "up1_bias"} <= set(names)
+    assert d.get_layer("label_embedding") is not None  # Projection discriminator.
+    noise = np.zeros((2, 8), np.float32)
+    one_hot = np.eye(10, dtype=np.float32)[[3, 3]]
+    images = g([noise, one_hot], training=False).numpy()
+    assert images.shape == (2, 28, 28, 1) and 0.0 <= images.min() and images.max() <= 1.0
+    # A per-class gain changed for class 3 only changes class-3 images.
+    before = g([noise, np.eye(10, dtype=np.float32)[[3, 4]]], training=False).numpy()
+    kernel = g.get_layer("up1_gain").kernel
+    kernel.assign(kernel.numpy() * np.where(np.arange(10) == 3, 2.0, 1.0)[:, None])
+    after = g([noise, np.eye(10, dtype=np.float32)[[3, 4]]], training=False).numpy()
+    assert not np.allclose(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])
+
+
+def test_translate_and_cutout_move_and_blank_pixels():
+    images = np.zeros((2, 28, 28, 1), np.float32)
+    images[:, 10, 12, 0] = 1.0
+    moved = augment.translate(
+        tf.constant(images), tf.constant([2, -3]), tf.constant([0, 1])
+    ).numpy()
+    assert moved[0, 12, 12, 0] == 1.0 and moved[0].sum() == 1.0
+    assert moved[1, 7, 13, 0] == 1.0 and moved[1].sum() == 1.0
+    ones = np.ones((1, 28, 28, 1), np.float32)
+    cut = augment.cutout(tf.constant(ones), tf.constant([0]), tf.constant([27])).numpy()
+    assert cut[0, 0, 27, 0] == 0.0 and cut[0, 27, 0, 0] == 1.0
+    assert cut.sum() == 28 * 28 - 7 * 7  # The square hangs over the corner.
+
+
+def test_diff_augment_is_keyed_by_seed_step_and_stream_and_differentiable():
+    images = tf.constant(np.random.default_rng(0).uniform(size=(8, 28, 28, 1)), tf.float32)
+    policy = augment.parse_policy("translation,cutout")
+
+    def run(step, stream):
+        return augment.diff_augment(images, policy, tf.constant(5, tf.int64), step, stream)
+
+    np.testing.assert_array_equal(run(3, 0).numpy(), run(3, 0).numpy())
+    assert not np.array_equal(run(3, 0).numpy(), run(4, 0).numpy())
+    assert not np.array_equal(run(3, 0).numpy(), run(3, 1).numpy())
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        total = tf.reduce_sum(run(3, 0))
+    grad = tape.gradient(total, images).numpy()
+    assert 0.0 < grad.mean() < 1.0  # Cut-out and shifted-out pixels get no gradient.
+    with pytest.raises(ValueError, match="unknown diffaugment policy 'flip'"):
+        augment.parse_policy("translation,flip")
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"lr_schedule": "cosine"}, "unknown lr_schedule 'cosine'"),
+        ({"r1_gamma": -1.0}, "r1_gamma must be >= 0"),
+        ({"diffaugment": "color"}, "unknown diffaugment policy 'color'"),
+    ],
+)
+def test_bad_quality_options_are_one_line_config_errors(tiny_config, changes, message):
+    with pytest.raises(ConfigError, match=message):
+        tiny_config.replace(**changes)
+
+
+def test_defaults_leave_the_step_unchanged():
+    """r1_gamma=0 and no augmentation train exactly as a model without the options."""
+    images, one_hot, noise = fake_batch(latent_dim=8)
+    plain = make_tiny_gan("dcgan_proj", seed=3)
+    off = make_tiny_gan("dcgan_proj", seed=3)
+    off.r1_gamma, off.diffaugment = 0.0, ""
+    for gan in (plain, off):
+        gan.train_on_batch(images, one_hot)
+    for a, b in zip(plain.get_weights(), off.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("option", ["r1", "diffaugment"])
+def test_options_change_the_discriminator_update(option):
+    images, one_hot, noise = fake_batch(latent_dim=8)
+    plain = make_tiny_gan("dcgan_proj", seed=3)
+    changed = make_tiny_gan("dcgan_proj", seed=3)
+    if option == "r1":
+        changed.r1_gamma = 10.0
+    else:
+        changed.diffaugment = "translation,cutout"
+    for gan in (plain, changed):
+        gan.apply_step(tf.constant(images), tf.constant(one_hot), tf.constant(noise))
+    d_plain = plain.discriminator.get_weights()[0]
+    d_changed = changed.discriminator.get_weights()[0]
+    assert np.isfinite(d_changed).all() and not np.allclose(d_plain, d_changed)
+
+
+def test_r1_penalty_matches_a_direct_computation():
+    gan = make_tiny_gan("dcgan_proj", seed=3)
+    gan.r1_gamma = 4.0
+    images, one_hot, _ = fake_batch(latent_dim=8)
+    x = tf.constant(images)
+    _, penalty = gan._logits_with_r1(x, tf.constant(one_hot))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(gan.discriminator([x, tf.constant(one_hot)], training=True))
+    grads = tape.gradient(total, x).numpy()
+    expected = 2.0 * np.mean(np.sum(grads.reshape(len(grads), -1) ** 2, axis=1))
+    np.testing.assert_allclose(float(penalty), expected, rtol=1e-4)
+
+
+def test_linear_schedule_reaches_zero_at_the_last_step(tiny_config):
+    config = tiny_config.replace(arch="dcgan_cbn", lr_schedule="linear", learning_rate=1e-3)
+    gan = train.build_gan(config, steps_per_epoch=4)
+    schedule = gan.g_optimizer._learning_rate  # The schedule itself, not its current value.
+    assert float(schedule(0)) == pytest.approx(1e-3)
+    assert float(schedule(4)) == pytest.approx(0.5e-3)
+    assert float(schedule(8)) == pytest.approx(0.0)
+
+
+def test_a_run_with_every_option_trains_exports_and_resumes(tiny_config):
+    config = tiny_config.replace(
+        arch="dcgan_cbn", lr_schedule="linear", r1_gamma=1.0, diffaugment="translation,cutout"
+    )
+    gan = train.train(config)
+    assert gan.train_steps.numpy() == 2 * (64 // 16)
+    assert np.isfinite(gan.generate([0, 1, 2], seed=0)).all()
+    # The options are part of what a resumed run must agree on.
+    saved = config
+    for changes in ({"r1_gamma": 2.0}, {"diffaugment": "cutout"}, {"epochs": 3}):
+        with pytest.raises(ConfigError, match=next(iter(changes))):
+            checkpoint.check_resumable(saved, config.replace(**changes), config.workdir)
+    checkpoint.check_resumable(saved, config, config.workdir)
+    # Finished runs resume as a no-op.
+    again = train.train(config)
+    assert again.train_steps.numpy() == gan.train_steps.numpy()
