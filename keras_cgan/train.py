@@ -247,6 +247,11 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
         TrainingInterrupted: SIGTERM/SIGINT; a checkpoint was written.
         EvaluationError: with `eval_every`, the classifier cache is unwritable.
     """
+    if strategy is None:
+        strategy = distribute.make_strategy(config.strategy, tpu=config.tpu)
+    # The effective settings, written to config.json; a combination that
+    # cannot run stops here, before anything is moved or written.
+    settings = runtime.resolve(config, strategy)
     workdir = config.workdir
     ckpt_dir = os.path.join(workdir, "checkpoints")
     ckpt = checkpoint.find_checkpoint(ckpt_dir)
@@ -262,12 +267,7 @@ def train(config: TrainConfig, callbacks=(), strategy=None) -> ConditionalGAN:
         ckpt = None
         config = resolve_seed(config)
 
-    if strategy is None:
-        strategy = distribute.make_strategy(config.strategy, tpu=config.tpu)
     chief = distribute.is_chief(strategy)
-    # The effective settings, written to config.json; a combination that
-    # cannot run stops here, before anything is written.
-    settings = runtime.resolve(config, strategy)
     for notice in settings.notices:
         _say(config, notice)
     config = settings.apply(config)
