@@ -41,6 +41,13 @@ def format_step_time(seconds: float) -> str:
     return f"{seconds * 1e6:.0f}us/step"
 
 
+def format_rate(per_second: float) -> str:
+    """A rate with 3 significant digits or more: `0.53`, `16.2`, `122,368`."""
+    if per_second >= 100:
+        return f"{per_second:,.0f}"
+    return f"{per_second:.1f}" if per_second >= 10 else f"{per_second:.2f}"
+
+
 def format_metrics(logs) -> str:
     """`d_loss: 1.2345 - g_loss: 0.9876 - d_acc: 0.6543 - ...` from epoch logs."""
     logs = dict(logs or {})
@@ -155,9 +162,9 @@ class TrainingProgress(keras.callbacks.Callback):
     def _speed(self, per_step, samples, steps_per_s=False):
         parts = [format_step_time(per_step)]
         if steps_per_s and per_step:
-            parts.append(f"{1.0 / per_step:,.0f} steps/s")
+            parts.append(f"{format_rate(1.0 / per_step)} steps/s")
         if samples is not None:
-            parts.append(f"{samples:,.0f} samples/s")
+            parts.append(f"{format_rate(samples)} samples/s")
         return " - ".join(parts)
 
     def _bar(self):

@@ -205,6 +205,11 @@ def train(config: TrainConfig, callbacks=(), strategy=None, evaluator=None) -> C
 
 
 def _train(config, callbacks, strategy, evaluator):
+    if strategy is None:
+        strategy = distribute.make_strategy(config.strategy, tpu=config.tpu)
+    # The effective settings, written to config.json; a combination that
+    # cannot run stops here, before anything is moved or written.
+    settings = runtime.resolve(config, strategy)
     workdir = config.workdir
     ckpt_dir = os.path.join(workdir, "checkpoints")
     ckpt = checkpoint.find_checkpoint(ckpt_dir)
@@ -220,12 +225,7 @@ def _train(config, callbacks, strategy, evaluator):
         ckpt = None
         config = resolve_seed(config)
 
-    if strategy is None:
-        strategy = distribute.make_strategy(config.strategy, tpu=config.tpu)
     chief = distribute.is_chief(strategy)
-    # The effective settings, written to config.json; a combination that
-    # cannot run stops here, before anything is written.
-    settings = runtime.resolve(config, strategy)
     for notice in settings.notices:
         _say(config, notice)
     config = settings.apply(config)

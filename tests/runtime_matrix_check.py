@@ -6,9 +6,10 @@ command line and prints one JSON line per run: the effective settings it
 recorded, the training steps taken and whether its metrics are finite, or
 the error it stopped with.
 
-Usage: runtime_matrix_check.py MNIST_DIR STRATEGY:PRECISION:JIT:STEPS ...
+Usage: runtime_matrix_check.py MNIST_DIR STRATEGY:PRECISION:JIT:STEPS[:BATCH] ...
   STRATEGY: default, mirrored1 (one CPU) or mirrored2 (two CPUs);
-  PRECISION: none, mixed_float16 or mixed_bfloat16; JIT: true, false or step.
+  PRECISION: none, mixed_float16 or mixed_bfloat16; JIT: true, false or step;
+  BATCH: the global batch size (default 16).
 """
 
 import contextlib
@@ -36,13 +37,13 @@ EXAMPLES, BATCH = 80, 16  # 5 steps per epoch: a stack of 2 leaves a shorter las
 
 
 def run_one(spec, mnist_dir):
-    name, precision, jit, steps = spec.split(":")
+    name, precision, jit, steps, batch = (spec + f":{BATCH}").split(":")[:5]
     devices = DEVICES[name]
     strategy = None if devices is None else tf.distribute.MirroredStrategy(devices)
     with tempfile.TemporaryDirectory() as workdir:
         config = TrainConfig(
             epochs=1,
-            batch_size=BATCH,
+            batch_size=int(batch),
             latent_dim=8,
             hidden_units=8,
             train_examples=EXAMPLES,
@@ -62,6 +63,7 @@ def run_one(spec, mnist_dir):
                 gan = train.train(config, strategy=strategy)
         except KerasCganError as e:
             result["error"] = str(e)
+            result["written"] = sorted(os.listdir(workdir))
             return result
         saved = TrainConfig.load_json(os.path.join(workdir, "config.json"))
         with open(os.path.join(workdir, "metrics.csv")) as f:

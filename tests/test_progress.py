@@ -108,7 +108,9 @@ def test_a_resumed_epoch_starts_at_its_skipped_steps():
     clock.now += 3.0
     callback.on_train_batch_end(0)  # 7 + 4 > 10: capped.
     callback.on_epoch_end(0, {})
-    assert out.getvalue() == "Epoch 1/3 - 3 steps - 3.00s - 1.00s/step - 1 steps/s - 1 samples/s\n"
+    assert out.getvalue() == (
+        "Epoch 1/3 - 3 steps - 3.00s - 1.00s/step - 1.00 steps/s - 1.00 samples/s\n"
+    )
     callback.on_epoch_begin(1)  # The next epoch is whole again.
     clock.now += 1.0
     callback.on_train_batch_end(2)
@@ -127,6 +129,11 @@ def test_format_helpers():
         "2.50s/step",
         "3.40ms/step",
         "496us/step",
+    ]
+    assert [progress.format_rate(r) for r in (0.534, 16.23, 122_368.4)] == [
+        "0.53",
+        "16.2",
+        "122,368",
     ]
     with pytest.raises(ValueError, match="verbose must be 1 or 2"):
         progress.TrainingProgress(verbose=0)

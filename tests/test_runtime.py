@@ -93,14 +93,20 @@ def test_every_strategy_precision_xla_and_stacking_combination_trains():
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
         [sys.executable, os.path.join(REPO_ROOT, "tests", "runtime_matrix_check.py")]
-        + [FIXTURE_MNIST, *MATRIX],
+        + [FIXTURE_MNIST, *MATRIX, "mirrored2:none:false:2:15"],
         env=env,
         capture_output=True,
         text=True,
         timeout=1500,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    runs = [json.loads(line) for line in result.stdout.splitlines()]
+    *runs, odd_batch = [json.loads(line) for line in result.stdout.splitlines()]
+    assert odd_batch == {
+        "spec": "mirrored2:none:false:2:15",
+        "error": "batch_size 15 is not divisible by the 2 replicas of --strategy=mirrored: "
+        "use a multiple of 2",
+        "written": [],  # Stopped before training wrote anything.
+    }
     assert [r["spec"] for r in runs] == MATRIX
     for r in runs:
         strategy, _, jit, steps = r["spec"].split(":")
