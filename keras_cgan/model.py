@@ -201,7 +201,14 @@ class ConditionalGAN(SamplingMixin, keras.Model):
             ConfigError: `jit_compile` is none of the values above, or both
                 optimizers are the same object.
         """
-        xla = self._resolve_xla(jit_compile, step_jit_compile, arch, kwargs.get("run_eagerly"))
+        xla = perf.compile_jit_mode(
+            jit_compile,
+            step_jit_compile,
+            (self.generator, self.discriminator),
+            arch=arch,
+            strategy=self._distribute_strategy,
+            run_eagerly=kwargs.get("run_eagerly"),
+        )
         super().compile(optimizer=None, jit_compile=xla is True, **kwargs)
         # What was asked for, saved by `get_compile_config`: a model saved
         # with "auto" resolves it again where it is loaded.
@@ -246,24 +253,6 @@ class ConditionalGAN(SamplingMixin, keras.Model):
             ):
                 if not optimizer.built:
                     optimizer.build(network.trainable_variables)
-
-    def _resolve_xla(self, jit_compile, step_jit_compile, arch, run_eagerly):
-        """`compile`'s XLA settings as True, False or "step" (see `compile`)."""
-        if not (jit_compile in ("auto", "step") or isinstance(jit_compile, bool)):
-            raise ConfigError(
-                f"jit_compile must be True, False, 'step' or 'auto', got {jit_compile!r}"
-            )
-        if run_eagerly:
-            return False
-        if jit_compile == "auto":
-            if step_jit_compile:
-                return "step"
-            return perf.auto_jit_compile(
-                (self.generator, self.discriminator), arch, self._distribute_strategy
-            )
-        if jit_compile is False and step_jit_compile:
-            return "step"
-        return jit_compile
 
     @property
     def uses_float16(self):

@@ -5,6 +5,8 @@ Nothing here assumes a CPU: the same settings run on a GPU, where XLA is on
 for both architectures.
 """
 
+from keras_cgan.errors import ConfigError
+
 # `make_dataset` options of a training run: uint8 pixels and integer labels
 # (scaled and one-hot encoded inside the compiled step), elements mapped on
 # tf.data's parallel threads and 2 of them prefetched, tf.data's autotuning
@@ -88,3 +90,31 @@ def auto_jit_compile(networks, arch=None, strategy=None):
         if not (tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU")):
             return False
     return jit
+
+
+def compile_jit_mode(
+    jit_compile, step_jit_compile, networks, arch=None, strategy=None, run_eagerly=False
+):
+    """`ConditionalGAN.compile`'s XLA arguments as one mode: True, False or "step".
+
+    Args:
+        jit_compile: "auto" (`auto_jit_compile`, or "step" when
+            `step_jit_compile` is set), True, False or "step".
+        step_jit_compile: With `jit_compile=False` (or "auto"): "step".
+        networks: The model's networks (for "auto").
+        arch: Architecture hint for "auto" (None: read off `networks`).
+        strategy: The model's distribution strategy (for "auto").
+        run_eagerly: No XLA at all.
+
+    Raises:
+        ConfigError: `jit_compile` is none of the values above.
+    """
+    if not (jit_compile in ("auto", "step") or isinstance(jit_compile, bool)):
+        raise ConfigError(f"jit_compile must be True, False, 'step' or 'auto', got {jit_compile!r}")
+    if run_eagerly:
+        return False
+    if jit_compile == "auto":
+        return "step" if step_jit_compile else auto_jit_compile(networks, arch, strategy)
+    if jit_compile is False and step_jit_compile:
+        return "step"
+    return jit_compile
