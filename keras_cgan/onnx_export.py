@@ -14,7 +14,7 @@ SavedModel's input checks: check labels and noise before calling
 import json
 import os
 
-from keras_cgan.tflite import ConversionError, generate_module, first_line
+from keras_cgan.tflite import ConversionError, first_line, generate_module
 
 METADATA_KEY = "keras_cgan"
 OPSET = 17
@@ -39,7 +39,7 @@ def write_onnx(loaded, metadata, out):
         import tf2onnx
     except ImportError as e:
         raise ConversionError(
-            f"ONNX export needs the onnx extra ({e.name} is missing): pip install -e \".[onnx]\""
+            f'ONNX export needs the onnx extra ({e.name} is missing): pip install -e ".[onnx]"'
         ) from None
     module = generate_module(loaded, metadata["latent_dim"])
     try:

@@ -57,7 +57,9 @@ def interpolation_strip(generator, pair, steps, rows, seed):
         else np.asarray(steps, np.float32).reshape(-1)
     )
     rng = np.random.default_rng(seed)
-    noise = np.repeat(rng.standard_normal((rows, generator.latent_dim), dtype=np.float32), len(t), 0)
+    noise = np.repeat(
+        rng.standard_normal((rows, generator.latent_dim), dtype=np.float32), len(t), 0
+    )
     t = np.tile(t, rows)[:, None]
     eye = np.eye(generator.num_classes, dtype=np.float32)
     one_hot = (1 - t) * eye[pair[0]] + t * eye[pair[1]]

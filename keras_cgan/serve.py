@@ -21,10 +21,10 @@ def define_flags():
     """Defines the tool's flags (only when run as a program: no clashes on import)."""
     flags.DEFINE_string("model", None, "A run folder, an export folder or a .keras file.")
     flags.DEFINE_string("host", "127.0.0.1", "Address to listen on (0.0.0.0: every interface).")
-    flags.DEFINE_integer("port", 8000, "TCP port (0: any free port).", lower_bound=0, upper_bound=65535)
     flags.DEFINE_integer(
-        "max_images", 400, "Most images one request may ask for.", lower_bound=1
+        "port", 8000, "TCP port (0: any free port).", lower_bound=0, upper_bound=65535
     )
+    flags.DEFINE_integer("max_images", 400, "Most images one request may ask for.", lower_bound=1)
 
 
 def main(argv):

@@ -98,7 +98,9 @@ def read_tflite_metadata(flatbuffer):
                 data = model.Buffers(entry.Buffer()).DataAsNumpy()
                 return json.loads(bytes(data).decode())
     except Exception as e:  # A truncated or foreign file.
-        raise ConversionError(f"not a readable TFLite model ({type(e).__name__}): re-export it") from None
+        raise ConversionError(
+            f"not a readable TFLite model ({type(e).__name__}): re-export it"
+        ) from None
     raise ConversionError(
         "the TFLite model has no keras_cgan metadata: write it with "
         "python -m keras_cgan.export --format=tflite"
@@ -175,10 +177,14 @@ class TFLiteGenerator:
         """Checked `(labels int32 [N], noise float32 [N, latent_dim])`; raises `ConversionError`."""
         labels = np.asarray(labels)
         if labels.ndim != 1 or (labels.size and not np.issubdtype(labels.dtype, np.integer)):
-            raise ConversionError(f"labels must be integers of shape [N], got {labels.dtype} {list(labels.shape)}")
+            raise ConversionError(
+                f"labels must be integers of shape [N], got {labels.dtype} {list(labels.shape)}"
+            )
         if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
             bad = labels[(labels < 0) | (labels >= self.num_classes)][0]
-            raise ConversionError(f"label {bad} is out of range: labels must be in 0..{self.num_classes - 1}")
+            raise ConversionError(
+                f"label {bad} is out of range: labels must be in 0..{self.num_classes - 1}"
+            )
         noise = np.asarray(noise, np.float32)
         if noise.shape != (len(labels), self.latent_dim):
             raise ConversionError(
@@ -204,7 +210,9 @@ class TFLiteGenerator:
         labels = np.asarray(labels)
         if noise is None:
             rng = np.random.default_rng(seed)
-            noise = rng.standard_normal((labels.reshape(-1).shape[0], self.latent_dim), dtype=np.float32)
+            noise = rng.standard_normal(
+                (labels.reshape(-1).shape[0], self.latent_dim), dtype=np.float32
+            )
         labels, noise = self.check(labels, noise)
         n = len(labels)
         if n == 0:

@@ -69,7 +69,9 @@ def main():
     shots = [Image.open(io.BytesIO(png)).convert("RGB") for png in (desktop, phone)]
     gap = 24
     height = max(s.height for s in shots)
-    canvas = Image.new("RGB", (sum(s.width for s in shots) + 3 * gap, height + 2 * gap), (214, 211, 204))
+    canvas = Image.new(
+        "RGB", (sum(s.width for s in shots) + 3 * gap, height + 2 * gap), (214, 211, 204)
+    )
     x = gap
     for shot in shots:
         canvas.paste(shot, (x, gap))

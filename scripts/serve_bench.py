@@ -24,13 +24,21 @@ def main():
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=200, help="timed requests per size")
-    parser.add_argument("--warmup", type=int, default=300, help="load-test requests before RSS is read")
+    parser.add_argument(
+        "--warmup", type=int, default=300, help="load-test requests before RSS is read"
+    )
     args = parser.parse_args()
 
     with loadtest.start_server(args.model) as (proc, url):
-        report = {"model": args.model, "url": url, "machine": platform.processor() or platform.machine()}
+        report = {
+            "model": args.model,
+            "url": url,
+            "machine": platform.processor() or platform.machine(),
+        }
         report["latency_png"] = loadtest.latency(url, sizes=(1, 100), repeats=args.repeats)
-        report["latency_array"] = loadtest.latency(url, sizes=(1, 100), repeats=args.repeats // 4, fmt="array")
+        report["latency_array"] = loadtest.latency(
+            url, sizes=(1, 100), repeats=args.repeats // 4, fmt="array"
+        )
         # Allocator pools fill during the first requests: memory is compared after them.
         loadtest.load_test(url, requests=args.warmup, clients=args.clients, seed=1)
         report["load"] = loadtest.load_test(
@@ -52,7 +60,11 @@ def main():
         f"{load['rss_before_mb']} -> {load['rss_after_mb']} MB ({load['rss_change_pct']}%)"
     )
     print(json.dumps(report, sort_keys=True))
-    ok = load["server_errors"] == 0 and load["errors"] == 0 and load["malformed_4xx"] == load["malformed"]
+    ok = (
+        load["server_errors"] == 0
+        and load["errors"] == 0
+        and load["malformed_4xx"] == load["malformed"]
+    )
     return 0 if ok else 1
 
 

@@ -86,7 +86,12 @@ def test_page_and_static_files_are_the_packages_own(client):
         content = re.sub(rb'xmlns="[^"]*"', b"", response.content)
         assert not re.search(rb"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", content), url
     assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", page.text)
-    for path in ("/static/index.html", "/static/../setup.py", "/static/%2e%2e/setup.py", "/etc/passwd"):
+    for path in (
+        "/static/index.html",
+        "/static/../setup.py",
+        "/static/%2e%2e/setup.py",
+        "/etc/passwd",
+    ):
         _assert_one_line_error(client.get(path), 404, "path")
     _assert_one_line_error(client.get("/v1/generate"), 405, "path")
 
@@ -98,7 +103,10 @@ def test_generate_png_is_a_labelled_grid(client):
     timing = client.post("/v1/generate", json={"classes": [3], "seed": 1}).headers["Server-Timing"]
     assert re.fullmatch(r"model;dur=[0-9.]+, encode;dur=[0-9.]+", timing), timing
     bigger = _png(
-        client.post("/v1/generate", json={"classes": [3], "per_class": 4, "seed": 1, "scale": 4, "labels": False})
+        client.post(
+            "/v1/generate",
+            json={"classes": [3], "per_class": 4, "seed": 1, "scale": 4, "labels": False},
+        )
     )
     assert bigger.shape == (4 * (30 + 2), 4 * (4 * 30 + 2))
 
@@ -108,8 +116,11 @@ def test_columns_layout_reads_classes_left_to_right(client):
     rows = _png(client.post("/v1/generate", json=body))
     columns = _png(client.post("/v1/generate", json=dict(body, layout="columns")))
     assert rows.shape == (4 * 30 + 2, 3 * 30 + 2) and columns.shape == (3 * 30 + 2, 4 * 30 + 2)
+
     # Tile (r, c) of one is tile (c, r) of the other: the same images, transposed.
-    tile = lambda img, r, c: img[2 + 30 * r : 30 * (r + 1), 2 + 30 * c : 30 * (c + 1)]
+    def tile(img, r, c):
+        return img[2 + 30 * r : 30 * (r + 1), 2 + 30 * c : 30 * (c + 1)]
+
     for r in range(4):
         for c in range(3):
             np.testing.assert_array_equal(tile(rows, r, c), tile(columns, c, r))
@@ -118,7 +129,9 @@ def test_columns_layout_reads_classes_left_to_right(client):
 
 def test_generate_array_matches_the_export(client, served_export):
     images, body = _array(
-        client.post("/v1/generate", json={"classes": [3, 7], "per_class": 4, "seed": 5, "format": "array"})
+        client.post(
+            "/v1/generate", json={"classes": [3, 7], "per_class": 4, "seed": 5, "format": "array"}
+        )
     )
     assert images.shape == (8, 28, 28, 1) and body["seed"] == 5 and body["classes"] == [3, 7]
     assert 0.0 <= images.min() and images.max() <= 1.0
@@ -146,7 +159,13 @@ def test_classes_change_the_picture(client):
 
 def test_shared_noise_gives_one_style_per_column(client):
     def rows(shared):
-        body = {"classes": [4, 4], "per_class": 3, "seed": 9, "format": "array", "shared_noise": shared}
+        body = {
+            "classes": [4, 4],
+            "per_class": 3,
+            "seed": 9,
+            "format": "array",
+            "shared_noise": shared,
+        }
         images = _array(client.post("/v1/generate", json=body))[0]
         return images[:3], images[3:]
 
@@ -158,18 +177,27 @@ def test_shared_noise_gives_one_style_per_column(client):
 
 def test_interpolate_ends_are_the_two_classes(client):
     strip, body = _array(
-        client.post("/v1/interpolate", json={"from": 3, "to": 8, "steps": 5, "seed": 4, "format": "array"})
+        client.post(
+            "/v1/interpolate", json={"from": 3, "to": 8, "steps": 5, "seed": 4, "format": "array"}
+        )
     )
     assert strip.shape == (5, 28, 28, 1) and body["t"] == [0.0, 0.25, 0.5, 0.75, 1.0]
     # Same seed, one noise row: generate draws the same noise vector.
     for cls, end in ((3, strip[0]), (8, strip[-1])):
-        single = _array(client.post("/v1/generate", json={"classes": [cls], "seed": 4, "format": "array"}))[0]
+        single = _array(
+            client.post("/v1/generate", json={"classes": [cls], "seed": 4, "format": "array"})
+        )[0]
         np.testing.assert_allclose(end, single[0], atol=1e-5)
     frame = _array(
-        client.post("/v1/interpolate", json={"from": "3", "to": 8, "t": [0.25], "seed": 4, "format": "array"})
+        client.post(
+            "/v1/interpolate",
+            json={"from": "3", "to": 8, "t": [0.25], "seed": 4, "format": "array"},
+        )
     )[0]
     np.testing.assert_allclose(frame[0], strip[1], atol=1e-5)
-    rows = _png(client.post("/v1/interpolate", json={"from": 3, "to": 8, "steps": 6, "rows": 2, "seed": 4}))
+    rows = _png(
+        client.post("/v1/interpolate", json={"from": 3, "to": 8, "steps": 6, "rows": 2, "seed": 4})
+    )
     assert rows.shape == (2 * (2 * 30 + 2), 2 * (6 * 30 + 2))  # no labels
 
 
@@ -180,7 +208,9 @@ def test_walk_moves_the_noise_and_keeps_the_class(client):
     assert images.shape == (8, 28, 28, 1) and body["rows"] == 2 and body["cols"] == 4
     assert np.abs(images[0] - images[3]).max() > 1e-3  # the noise moved
     assert np.abs(images[0] - images[4]).max() > 1e-3  # the class differs
-    again = _array(client.post("/v1/walk", json={"classes": [1, 5], "steps": 4, "seed": 2, "format": "array"}))
+    again = _array(
+        client.post("/v1/walk", json={"classes": [1, 5], "steps": 4, "seed": 2, "format": "array"})
+    )
     np.testing.assert_array_equal(images, again[0])
     _png(client.post("/v1/walk", json={"classes": [1], "steps": 3}))
 
@@ -227,8 +257,12 @@ def test_bad_requests_get_one_line_naming_the_field(client, url, body, field):
 
 def test_malformed_and_oversized_bodies(client):
     headers = {"Content-Type": "application/json"}
-    _assert_one_line_error(client.post("/v1/generate", content=b'{"classes": [3', headers=headers), 422, "body")
-    _assert_one_line_error(client.post("/v1/generate", content=b"[1, 2]", headers=headers), 422, "body")
+    _assert_one_line_error(
+        client.post("/v1/generate", content=b'{"classes": [3', headers=headers), 422, "body"
+    )
+    _assert_one_line_error(
+        client.post("/v1/generate", content=b"[1, 2]", headers=headers), 422, "body"
+    )
     huge = json.dumps({"classes": [1] * (MAX_BODY_BYTES // 2)})
     _assert_one_line_error(client.post("/v1/generate", content=huge, headers=headers), 413, "body")
 
@@ -254,7 +288,9 @@ def test_class_names_from_the_metadata(served_export, tmp_path):
         json.dump(meta, f)
     with TestClient(create_app(load_served_model(named))) as c:
         assert c.get("/v1/model").json()["class_names"] == names
-        by_name = c.post("/v1/generate", json={"classes": ["Three", "seven"], "seed": 1, "format": "array"})
+        by_name = c.post(
+            "/v1/generate", json={"classes": ["Three", "seven"], "seed": 1, "format": "array"}
+        )
         by_id = c.post("/v1/generate", json={"classes": [3, 7], "seed": 1, "format": "array"})
         assert _array(by_name)[1]["classes"] == [3, 7]
         np.testing.assert_array_equal(_array(by_name)[0], _array(by_id)[0])
@@ -271,7 +307,9 @@ def test_concurrent_requests_match_serial_ones(client):
     ]
     serial = [client.post("/v1/generate", json=b).json()["images"] for b in bodies]
     with ThreadPoolExecutor(8) as pool:
-        parallel = list(pool.map(lambda b: client.post("/v1/generate", json=b).json()["images"], bodies))
+        parallel = list(
+            pool.map(lambda b: client.post("/v1/generate", json=b).json()["images"], bodies)
+        )
     assert parallel == serial
 
 

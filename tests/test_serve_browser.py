@@ -30,7 +30,10 @@ pytestmark = pytest.mark.slow
 def server(served_export):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (bash .ci/run does)")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")])),
+    )
     with start_server(served_export, env=env) as (proc, url):
         yield url
 
@@ -94,7 +97,9 @@ def test_page_draws_morphs_and_downloads_with_no_outside_requests(server, browse
 
     first = ui.after(lambda: page.goto(server + "/"))
     assert "arch mlp" in page.inner_text("#model-info")
-    assert "1 epochs" in page.inner_text("#model-info") and "latent size 8" in page.inner_text("#model-info")
+    assert "1 epochs" in page.inner_text("#model-info") and "latent size 8" in page.inner_text(
+        "#model-info"
+    )
 
     # A digit button selects one class: a different picture; deselecting restores it.
     three = ui.after(lambda: page.click("#class-buttons button[data-id='3']"))
@@ -149,7 +154,11 @@ def test_page_draws_morphs_and_downloads_with_no_outside_requests(server, browse
     page.wait_for_timeout(200)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
-    outside = [u for u in requests if not (u.startswith(server + "/") or u.startswith("blob:" + server + "/"))]
+    outside = [
+        u
+        for u in requests
+        if not (u.startswith(server + "/") or u.startswith("blob:" + server + "/"))
+    ]
     assert not outside, outside
     assert any(u.startswith(server + "/v1/interpolate") for u in requests)
     assert not console_errors, console_errors
@@ -162,6 +171,8 @@ def test_page_shows_api_errors_in_one_line(server, browser):
     ui.after(lambda: page.goto(server + "/"))
     page.fill("#count", "1000")
     page.dispatch_event("#count", "change")
-    page.wait_for_function("document.getElementById('status').classList.contains('error')", timeout=30_000)
+    page.wait_for_function(
+        "document.getElementById('status').classList.contains('error')", timeout=30_000
+    )
     assert "per_class" in ui.status() and "--max_images" in ui.status()
     page.close()

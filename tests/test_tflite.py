@@ -31,7 +31,9 @@ def _saved_model_images(loaded, noise, labels):
 
 
 @pytest.mark.parametrize("which", ["mlp", "dcgan"])
-def test_tflite_matches_the_saved_model_at_any_batch_size(which, served_export, dcgan_export, tmp_path):
+def test_tflite_matches_the_saved_model_at_any_batch_size(
+    which, served_export, dcgan_export, tmp_path
+):
     directory = served_export if which == "mlp" else dcgan_export
     path = export.export_file(directory, str(tmp_path / "g.tflite"), "tflite")
     loaded, metadata = export.load_export(directory)
@@ -87,7 +89,9 @@ def test_metadata_travels_in_the_file(served_export, tmp_path):
         ([1, 2], np.full((2, 8), np.nan), "noise must be finite"),
     ],
 )
-def test_runner_rejects_bad_input_in_one_line(served_export, tmp_path_factory, labels, noise, needle):
+def test_runner_rejects_bad_input_in_one_line(
+    served_export, tmp_path_factory, labels, noise, needle
+):
     path = str(tmp_path_factory.getbasetemp() / "checked.tflite")
     import os
 
@@ -106,7 +110,10 @@ def test_foreign_or_missing_files_are_one_line_errors(tmp_path):
     converter = tf.lite.TFLiteConverter.from_concrete_functions([double.get_concrete_function()])
     foreign = tmp_path / "foreign.tflite"
     foreign.write_bytes(converter.convert())
-    for path, needle in ((foreign, "no keras_cgan metadata"), (tmp_path / "none.tflite", "cannot read")):
+    for path, needle in (
+        (foreign, "no keras_cgan metadata"),
+        (tmp_path / "none.tflite", "cannot read"),
+    ):
         with pytest.raises(ConversionError) as info:
             tflite.TFLiteGenerator(str(path))
         assert needle in str(info.value)
@@ -124,15 +131,26 @@ def test_cli_writes_tflite_from_a_keras_file_and_rejects_bad_out(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     labels = np.arange(10) % 10
     expected = np.asarray(
-        gan.generator([np.random.default_rng(1).standard_normal((10, 8), dtype=np.float32), np.eye(10)[labels]])
+        gan.generator(
+            [
+                np.random.default_rng(1).standard_normal((10, 8), dtype=np.float32),
+                np.eye(10)[labels],
+            ]
+        )
     )
-    np.testing.assert_allclose(tflite.TFLiteGenerator(out).generate(labels, seed=1), expected, atol=1e-5)
-    bad = run_cli("export", f"--model={keras_file}", "--format=tflite", f"--out={tmp_path / 'g.txt'}")
+    np.testing.assert_allclose(
+        tflite.TFLiteGenerator(out).generate(labels, seed=1), expected, atol=1e-5
+    )
+    bad = run_cli(
+        "export", f"--model={keras_file}", "--format=tflite", f"--out={tmp_path / 'g.txt'}"
+    )
     assert bad.returncode == 2 and "must end in .tflite" in one_error_line(bad)
 
 
 @pytest.mark.parametrize("which", ["mlp", "dcgan"])
-def test_onnx_matches_the_saved_model_at_any_batch_size(which, served_export, dcgan_export, tmp_path):
+def test_onnx_matches_the_saved_model_at_any_batch_size(
+    which, served_export, dcgan_export, tmp_path
+):
     import onnx
     import onnxruntime
 

@@ -52,7 +52,10 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     seed: Optional[int] = Field(
-        None, ge=0, le=MAX_SEED, description="Noise seed (same seed, same picture); omit for fresh noise."
+        None,
+        ge=0,
+        le=MAX_SEED,
+        description="Noise seed (same seed, same picture); omit for fresh noise.",
     )
     format: Format = Field("png", description="png: one grid picture; array: floats [N, H, W, C].")
     scale: int = Field(2, ge=1, le=8, description="PNG pixels per image pixel.")
@@ -65,12 +68,13 @@ class GenerateBody(_Body):
     )
     per_class: int = Field(1, ge=1, description="Images per class (grid columns).")
     shared_noise: bool = Field(
-        False, description="Column c uses the same noise in every row (rows = classes, columns = noise)."
+        False,
+        description="Column c uses the same noise in every row (rows = classes, columns = noise).",
     )
     layout: Literal["rows", "columns"] = Field(
         "rows",
         description="PNG: rows = one row per class; columns = one column per class, read "
-        "left to right (\"2026\" as a year). Arrays are always class-major.",
+        'left to right ("2026" as a year). Arrays are always class-major.',
     )
 
 
@@ -85,7 +89,9 @@ class InterpolateBody(_Body):
 
 
 class WalkBody(_Body):
-    classes: list[ClassRef] = Field(..., min_length=1, description="Class ids or names, one row each.")
+    classes: list[ClassRef] = Field(
+        ..., min_length=1, description="Class ids or names, one row each."
+    )
     steps: int = Field(10, ge=2, description="Points along the noise path (columns).")
 
 
@@ -140,7 +146,8 @@ def _resolve_class(model, value, field):
 def _check_count(count, limit, field):
     if count > limit:
         raise RequestError(
-            field, f"the request asks for {count} images, more than the limit of {limit} (--max_images)"
+            field,
+            f"the request asks for {count} images, more than the limit of {limit} (--max_images)",
         )
 
 
@@ -274,7 +281,9 @@ def create_app(model, max_images=400):
             images = images.reshape((len(classes), body.per_class) + shape).swapaxes(0, 1)
             images = images.reshape((-1,) + shape)
             return _picture(model, images, body.per_class, None, body, seed, model_ms)
-        return _picture(model, images, len(classes), labels, body, seed, model_ms, {"classes": classes})
+        return _picture(
+            model, images, len(classes), labels, body, seed, model_ms, {"classes": classes}
+        )
 
     @app.post(
         "/v1/interpolate",
@@ -314,6 +323,8 @@ def create_app(model, max_images=400):
         images = model.walk(classes, body.steps, seed)
         model_ms = (time.perf_counter() - started) * 1000.0
         labels = [model.class_names[c] for c in classes]
-        return _picture(model, images, len(classes), labels, body, seed, model_ms, {"classes": classes})
+        return _picture(
+            model, images, len(classes), labels, body, seed, model_ms, {"classes": classes}
+        )
 
     return app

@@ -197,11 +197,21 @@ def _request_plan(count, malformed_fraction, seed):
             body = grid_body(rng.choice([1, 4, 10, 40, 100]), i, fmt)
             plan.append(("/v1/generate", body, False))
         elif kind < 0.8:
-            body = {"from": rng.randrange(10), "to": rng.randrange(10), "steps": rng.choice([2, 10, 20]),
-                    "seed": i, "format": fmt}
+            body = {
+                "from": rng.randrange(10),
+                "to": rng.randrange(10),
+                "steps": rng.choice([2, 10, 20]),
+                "seed": i,
+                "format": fmt,
+            }
             plan.append(("/v1/interpolate", body, False))
         else:
-            body = {"classes": [rng.randrange(10)], "steps": rng.choice([5, 10]), "seed": i, "format": fmt}
+            body = {
+                "classes": [rng.randrange(10)],
+                "steps": rng.choice([5, 10]),
+                "seed": i,
+                "format": fmt,
+            }
             plan.append(("/v1/walk", body, False))
     return plan
 
@@ -245,7 +255,10 @@ def load_test(base_url, requests=2000, clients=16, malformed_fraction=0.1, pid=N
         t.join()
     seconds = time.perf_counter() - start
     after = rss_bytes(pid) if pid else None
-    mb = (lambda b: round(b / 2**20, 1) if b else None)
+
+    def mb(value):
+        return round(value / 2**20, 1) if value else None
+
     return {
         "requests": requests,
         "clients": clients,

@@ -4,7 +4,7 @@ import logging
 import socket
 import sys
 
-from keras_cgan.server.model import ServeError, ServedModel, load_generator
+from keras_cgan.server.model import ServedModel, ServeError, load_generator
 
 
 def _bind(host, port):
@@ -72,7 +72,7 @@ def serve(model_path, host="127.0.0.1", port=8000, max_images=400, announce=prin
         from keras_cgan.server.app import create_app
     except ImportError as e:
         raise ServeError(
-            f"the server needs the serve extra ({e.name} is missing): pip install -e \".[serve]\""
+            f'the server needs the serve extra ({e.name} is missing): pip install -e ".[serve]"'
         ) from None
     model = load_served_model(model_path)
     app = create_app(model, max_images=max_images)
