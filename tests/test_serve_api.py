@@ -117,8 +117,8 @@ def test_columns_layout_reads_classes_left_to_right(client):
     rows = _png(client.post("/v1/generate", json=body))
     columns = _png(client.post("/v1/generate", json=dict(body, layout="columns")))
     assert rows.shape == (4 * 30 + 2, 3 * 30 + 2) and columns.shape == (3 * 30 + 2, 4 * 30 + 2)
-    # Tile (r, c) of one is tile (c, r) of the other: the same images, transposed.
 
+    # Tile (r, c) of one is tile (c, r) of the other: the same images, transposed.
     def tile(img, r, c):
         return img[2 + 30 * r : 30 * (r + 1), 2 + 30 * c : 30 * (c + 1)]
 

@@ -256,8 +256,8 @@ def load_test(base_url, requests=2000, clients=16, malformed_fraction=0.1, pid=N
     seconds = time.perf_counter() - start
     after = rss_bytes(pid) if pid else None
 
-    def mb(b):
-        return round(b / 2**20, 1) if b else None
+    def mb(value):
+        return round(value / 2**20, 1) if value else None
 
     return {
         "requests": requests,
