@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli, save_tiny_export
+from helpers import run_cli, save_tiny_export
 from keras_cgan import cas, data, memorisation
 from keras_cgan.errors import EvaluationError
 from keras_cgan.evaluation import Evaluator, Sampler, real_data_sampler
@@ -180,7 +180,7 @@ def test_cli_reports_cas_and_memorisation_and_draws_the_pairs(
 
 def test_extra_metrics_reach_the_summary_and_the_callback_logs(small_mnist_dir):
     """Wiring, with the instant stub classifier on the 300/100-digit fixture."""
-    from conftest import PixelClassifier, make_tiny_gan
+    from helpers import PixelClassifier, make_tiny_gan
     from keras_cgan import callbacks
 
     train_images, train_labels = data.load_mnist("train", mnist_dir=small_mnist_dir)

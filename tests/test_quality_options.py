@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import fake_batch, make_tiny_gan
+from helpers import fake_batch, make_tiny_gan
 from keras_cgan import augment, checkpoint, networks, train
 from keras_cgan.errors import ConfigError
 
