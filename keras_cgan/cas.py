@@ -21,7 +21,8 @@ import numpy as np
 
 from keras_cgan import classifier as classifier_lib
 from keras_cgan.errors import EvaluationError
-from keras_cgan.evaluation import ExtraMetric, Samples, as_sampler
+from keras_cgan.evaluation import ExtraMetric, Samples
+from keras_cgan.samplers import as_sampler
 
 MNIST_TRAIN_SIZE = 60000
 _CHUNK = 10000  # Digits generated (and quantised to uint8) at once.

@@ -24,7 +24,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from keras_cgan.evaluation import ExtraMetric, Samples, _sq_distances, _sq_norms, unit_rows
+from keras_cgan.evaluation import ExtraMetric, Samples
+from keras_cgan.metrics import squared_distances, squared_norms, unit_rows
 
 PERCENTILES = (1, 5)
 _CHUNK = 256  # Rows of a distance matrix at once (256 x 60,000 float32: 61 MB).
@@ -43,11 +44,11 @@ def nearest_neighbours(queries, reference, chunk=_CHUNK):
     """
     queries = np.asarray(queries, np.float32)
     reference = np.asarray(reference, np.float32)
-    q_sq, r_sq = _sq_norms(queries), _sq_norms(reference)
+    q_sq, r_sq = squared_norms(queries), squared_norms(reference)
     distances = np.empty(len(queries), np.float32)
     indices = np.empty(len(queries), np.int64)
     for i in range(0, len(queries), chunk):
-        d = _sq_distances(queries[i : i + chunk], reference, q_sq[i : i + chunk], r_sq)
+        d = squared_distances(queries[i : i + chunk], reference, q_sq[i : i + chunk], r_sq)
         j = d.argmin(axis=1)
         indices[i : i + chunk] = j
         distances[i : i + chunk] = np.sqrt(d[np.arange(len(d)), j])

@@ -13,11 +13,12 @@ NEAREST_K = 3
 _CHUNK = 1024  # Rows of a distance matrix computed at once (1024 x 10,000 float32: 40 MB).
 
 
-def _sq_norms(x):
+def squared_norms(x):
+    """Squared L2 norm of each row of `x` (float `[N, D]`): `[N]`."""
     return np.einsum("ij,ij->i", x, x)
 
 
-def _sq_distances(a, b, a_sq, b_sq):
+def squared_distances(a, b, a_sq, b_sq):
     """Squared Euclidean distances float32 `[len(a), len(b)]`, clipped at 0."""
     d = a @ b.T
     d *= -2.0
@@ -48,10 +49,10 @@ def knn_radii(features, k=NEAREST_K, chunk=_CHUNK):
     n = len(x)
     if not 1 <= k < n:
         raise EvaluationError(f"k-NN radii with k={k} need more than {k} points, got {n}")
-    sq = _sq_norms(x)
+    sq = squared_norms(x)
     radii = np.empty(n, np.float32)
     for i in range(0, n, chunk):
-        d = _sq_distances(x[i : i + chunk], x, sq[i : i + chunk], sq)
+        d = squared_distances(x[i : i + chunk], x, sq[i : i + chunk], sq)
         rows = np.arange(len(d))
         d[rows, i + rows] = 0.0  # Each point is its own 0-th neighbour.
         radii[i : i + chunk] = np.partition(d, k, axis=1)[:, k]
@@ -77,11 +78,11 @@ def precision_recall(real, fake, k=NEAREST_K, real_radii=None, chunk=_CHUNK):
         real_radii = knn_radii(real, k, chunk)
     real_r_sq = np.square(np.asarray(real_radii, np.float32))
     fake_r_sq = np.square(knn_radii(fake, k, chunk))
-    real_sq, fake_sq = _sq_norms(real), _sq_norms(fake)
+    real_sq, fake_sq = squared_norms(real), squared_norms(fake)
     fake_inside = np.empty(len(fake), bool)
     real_covered = np.zeros(len(real), bool)
     for i in range(0, len(fake), chunk):  # One pass over the fake x real distances.
-        d = _sq_distances(fake[i : i + chunk], real, fake_sq[i : i + chunk], real_sq)
+        d = squared_distances(fake[i : i + chunk], real, fake_sq[i : i + chunk], real_sq)
         fake_inside[i : i + chunk] = (d <= real_r_sq[None, :]).any(axis=1)
         real_covered |= (d <= fake_r_sq[i : i + chunk, None]).any(axis=0)
     return float(np.mean(fake_inside)), float(np.mean(real_covered))
@@ -134,10 +135,10 @@ def mean_pairwise_distance(features, chunk=_CHUNK):
     n = len(x)
     if n < 2:
         raise EvaluationError(f"pairwise distances need at least 2 points, got {n}")
-    sq = _sq_norms(x)
+    sq = squared_norms(x)
     total = 0.0
     for i in range(0, n, chunk):
-        d = _sq_distances(x[i : i + chunk], x, sq[i : i + chunk], sq)
+        d = squared_distances(x[i : i + chunk], x, sq[i : i + chunk], sq)
         rows = np.arange(len(d))
         d[rows, i + rows] = 0.0
         total += float(np.sqrt(d, out=d).sum(dtype=np.float64))

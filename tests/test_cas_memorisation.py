@@ -14,7 +14,8 @@ import pytest
 from helpers import run_cli, save_tiny_export
 from keras_cgan import cas, data, memorisation
 from keras_cgan.errors import EvaluationError
-from keras_cgan.evaluation import Evaluator, Sampler, real_data_sampler
+from keras_cgan.evaluation import Evaluator
+from keras_cgan.samplers import Sampler, real_data_sampler
 
 CAS_SAMPLES = 3000  # 23 classifier steps per epoch: seconds.
 EVAL_SAMPLES = 500
