@@ -166,6 +166,30 @@ def _load_npz(path: str, split: str) -> Tuple[np.ndarray, np.ndarray]:
     return _checked(images.astype(np.uint8)[..., None], labels.astype(np.uint8), path)
 
 
+def load_local_npz(directory: str, split: str, name: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Loads a split of an MNIST-format dataset from `<directory>/<name>.npz`.
+
+    Args:
+        directory: The folder.
+        split: "train" or "test".
+        name: The dataset's name, e.g. "fashion_mnist" (the file's stem).
+
+    Returns:
+        `(images, labels)`: uint8 `[N, 28, 28, 1]` and uint8 `[N]`.
+
+    Raises:
+        DataError: neither the four IDX files nor the .npz are there.
+    """
+    _check_split(split)
+    path = os.path.join(directory, f"{name}.npz")
+    if not os.path.isfile(path):
+        raise DataError(
+            f"no {name} files in {directory}: --data_dir needs the four IDX files "
+            f"(train-images-idx3-ubyte[.gz], ...) or {name}.npz"
+        )
+    return _load_npz(path, split)
+
+
 def _checked(images, labels, path):
     if len(labels) and labels.max() >= NUM_CLASSES:
         raise DataError(f"MNIST labels in {path} go up to {labels.max()}, expected 0..9")

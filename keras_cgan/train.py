@@ -9,7 +9,7 @@ import time
 import keras
 
 from keras_cgan import callbacks as callbacks_lib
-from keras_cgan import checkpoint, data, distribute, export, fileio, perf
+from keras_cgan import checkpoint, data, datasets, distribute, export, fileio, perf
 from keras_cgan.builder import build_gan
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import ConfigError
@@ -72,6 +72,7 @@ def make_callbacks(
         os.path.join(workdir, "samples"),
         every=config.sample_every,
         seed=config.seed,
+        row_labels=[datasets.short_name(n) for n in datasets.class_names_of(config)],
         tensorboard_dir=tb_dir and os.path.join(tb_dir, "samples"),
         writer=writer,
     )
@@ -126,7 +127,10 @@ def _say(config, message):
 def train(
     config: TrainConfig, callbacks=(), strategy=None, evaluator=None
 ) -> ConditionalGAN:
-    """Trains a conditional GAN on MNIST, resuming the run in `config.workdir`.
+    """Trains a conditional GAN on `config.dataset`, resuming the run in `config.workdir`.
+
+    The dataset's image shape, class count and class names are filled into
+    the config (`datasets.configure`) before anything is built or written.
 
     Writes `config.json` (the effective config, seed included), `metrics.csv`
     (with `eval_*` columns every `eval_every` epochs), `metrics.png`, `samples/epoch_NNNN.png`, `samples/progress.gif`,
@@ -158,7 +162,7 @@ def train(
         The trained `ConditionalGAN`.
 
     Raises:
-        DataError: MNIST could not be loaded (the message says how to fix it).
+        DataError: the dataset could not be loaded (the message says how to fix it).
         ConfigError: the workdir's run was made with another model or
             optimizer configuration.
         TrainingDiverged: a loss or weight became NaN/Inf (last good
@@ -170,6 +174,10 @@ def train(
             f"eval_every={config.eval_every} needs an evaluator: pass "
             "train(config, evaluator=keras_cgan.Evaluator.for_config(config))"
         )
+    dataset = datasets.load_dataset(
+        datasets.DataSource.from_config(config), "train", config.train_examples
+    )
+    config = datasets.configure(config, dataset)
     workdir = config.workdir
     ckpt_dir = os.path.join(workdir, "checkpoints")
     ckpt = checkpoint.find_checkpoint(ckpt_dir)
@@ -200,12 +208,7 @@ def train(
 
     if not chief:
         evaluator = None
-    images, labels = data.load_mnist(
-        "train",
-        mnist_dir=config.mnist_dir,
-        tfds_data_dir=config.tfds_data_dir,
-        num_examples=config.train_examples,
-    )
+    images, labels = dataset.images, dataset.labels
     steps = len(images) // config.batch_size
     if chief:
         os.makedirs(workdir, exist_ok=True)
