@@ -7,6 +7,10 @@ without `--model`, prints only) the same metrics for real MNIST train digits
 and two broken generators: uniform noise, and one image per class repeated.
 `--json=FILE` also writes every number, per class included.
 
+The data is the model's own dataset, as recorded in its config or export
+(`--dataset` and the other data flags choose it explicitly; MNIST without
+either). Metrics are comparable between models of one dataset only.
+
 The first run trains the reference classifier (about 1.5 minutes on 2 CPU
 cores) and caches it under `--classifier_dir`. The metrics are defined in
 `keras_cgan.evaluation`, the library this tool calls; flags are read only here.
@@ -14,6 +18,7 @@ Bad input (missing model, not an export, bad --num_samples, bad flags) ends the
 program with one line and exit status 2.
 """
 
+import json
 import os
 
 from absl import flags
@@ -28,7 +33,10 @@ FLAGS = flags.FLAGS
 def define_flags():
     flags.DEFINE_string("model", None, "A run folder, its export/ folder or a .keras file.")
     flags.DEFINE_integer(
-        "num_samples", 10000, "Generated digits, a multiple of 10 (>= 100), split evenly over 0-9."
+        "num_samples",
+        10000,
+        "Generated images, split evenly over the classes: a multiple of the class count, at "
+        "least 10 per class (MNIST: of 10, >= 100; the default is rounded up to one).",
     )
     flags.DEFINE_integer("seed", 0, "Seed of the generator's noise: same seed, same metrics.")
     flags.DEFINE_string("json", None, "Also write all metrics (per class too) to this JSON file.")
@@ -37,49 +45,98 @@ def define_flags():
         False,
         "Also evaluate real MNIST train digits, uniform noise and a collapsed model.",
     )
-    config_flags.define_flags(only=("classifier_dir", "mnist_dir", "tfds_data_dir"))
+    config_flags.define_flags(
+        only=(
+            "classifier_dir",
+            "mnist_dir",
+            "tfds_data_dir",
+            "dataset",
+            "data_dir",
+            "image_size",
+            "eval_holdout",
+        )
+    )
+
+
+_RECORDED = ("dataset", "data_dir", "image_size", "eval_holdout")
+
+
+def _recorded_config(path, meta):
+    """The training config a model records (export metadata or config.json), or {}."""
+    if meta is not None:
+        return meta.get("training_config") or {}
+    config_path = os.path.join(path, "config.json")
+    if os.path.isfile(config_path):
+        try:
+            with open(config_path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+    return {}
+
+
+def data_source(flag_values, meta=None):
+    """The dataset to evaluate against: the flags', else the model's recorded one."""
+    from keras_cgan.datasets import DataSource
+
+    values = {
+        name: flag_values[name].value
+        for name in ("dataset", "data_dir", "mnist_dir", "tfds_data_dir", "image_size")
+    }
+    values["eval_holdout"] = flag_values.eval_holdout
+    if flag_values.model and not any(flag_values[name].present for name in _RECORDED):
+        recorded = _recorded_config(flag_values.model, meta)
+        for name in _RECORDED:
+            if recorded.get(name) is not None:
+                values[name] = recorded[name]
+    return DataSource(**values)
 
 
 def _check_flags(flag_values):
     """Everything that can be checked before TensorFlow loads."""
     if not flag_values.model and not flag_values.baseline:
         raise EvaluationError("nothing to evaluate: pass --model=PATH and/or --baseline")
-    check_num_samples(flag_values.num_samples)
+    meta = None
     if flag_values.model:
-        check_model_path(flag_values.model)
+        _, meta = check_model_path(flag_values.model, image_shape=None)
+    known = flag_values.model or flag_values.dataset == "mnist"  # Else: checked once loaded.
+    if known and (flag_values["num_samples"].present or not flag_values.model):
+        recorded = _recorded_config(flag_values.model, meta) if flag_values.model else {}
+        classes = meta["num_classes"] if meta else recorded.get("num_classes", 10)
+        check_num_samples(flag_values.num_samples, classes)
     if flag_values.json:
         folder = os.path.dirname(os.path.abspath(flag_values.json))
         if not os.path.isdir(folder):
             raise EvaluationError(f"--json: folder {folder} does not exist")
+    return meta
 
 
 def main(argv):
     del argv  # Unused: positional arguments are rejected by `cli.run`.
-    _check_flags(FLAGS)
+    meta = _check_flags(FLAGS)
+    source = data_source(FLAGS, meta)
     cli.quiet_tensorflow()
-    from keras_cgan import data, evaluation
+    from keras_cgan import evaluation
 
-    evaluator = evaluation.Evaluator(
-        classifier_dir=FLAGS.classifier_dir,
-        mnist_dir=FLAGS.mnist_dir,
-        tfds_data_dir=FLAGS.tfds_data_dir,
-        verbose=2,
-    )
+    evaluator = evaluation.Evaluator(classifier_dir=FLAGS.classifier_dir, source=source, verbose=2)
     n, seed = FLAGS.num_samples, FLAGS.seed
+    if not FLAGS["num_samples"].present and n % evaluator.num_classes:
+        n = -(-n // evaluator.num_classes) * evaluator.num_classes  # Evenly over the classes.
+    check_num_samples(n, evaluator.num_classes)
     results = {}
     if FLAGS.model:
         results[FLAGS.model] = evaluator.evaluate(FLAGS.model, n, seed)
     if FLAGS.baseline:
-        train_images, train_labels = data.load_mnist(
-            "train", mnist_dir=FLAGS.mnist_dir, tfds_data_dir=FLAGS.tfds_data_dir
-        )
+        train = source.load("train")
+        train_images, train_labels = train.images, train.labels
         for name, sampler in evaluation.baseline_samplers(train_images, train_labels).items():
             results[name] = evaluator.evaluate(sampler, n, seed)
 
     info = evaluator.classifier.info
     print(
         f"keras_cgan: {n} samples (seed {seed}) against the {evaluator.reference_size} "
-        f"MNIST test digits; reference classifier test accuracy {info['test_accuracy']:.4f}"
+        f"{source.dataset} test images; reference classifier test accuracy "
+        f"{info['test_accuracy']:.4f}"
     )
     print(evaluation.format_table(results))
     if FLAGS.model:
@@ -91,6 +148,7 @@ def main(argv):
             {
                 "num_samples": n,
                 "seed": seed,
+                "dataset": source.key,
                 "reference_size": evaluator.reference_size,
                 "classifier": dict(info, path=getattr(evaluator.classifier, "path", None)),
                 "results": {name: r.to_dict() for name, r in results.items()},

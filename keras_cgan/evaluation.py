@@ -208,12 +208,16 @@ def classifier_score(probs, eps=1e-12):
 # --------------------------------------------------------------------------
 
 
-def check_model_path(path) -> Tuple[str, Optional[dict]]:
+def check_model_path(
+    path, image_shape=IMAGE_SHAPE, num_classes=NUM_CLASSES
+) -> Tuple[str, Optional[dict]]:
     """Checks that `path` names a model `as_sampler` can load, without TensorFlow.
 
     Args:
         path: A run folder, a SavedModel export folder (see `keras_cgan.export`)
             or a `.keras` file.
+        image_shape, num_classes: What the evaluator measures (an export
+            making other images is refused; None: not checked).
 
     Returns:
         `(kind, metadata)` as `loading.check_model_path`.
@@ -225,12 +229,15 @@ def check_model_path(path) -> Tuple[str, Optional[dict]]:
         kind, meta = loading.check_model_path(path)
     except ModelError as e:
         raise EvaluationError(str(e)) from None
-    if meta is not None and (
-        tuple(meta["image_shape"]) != IMAGE_SHAPE or meta["num_classes"] != NUM_CLASSES
+    if (
+        meta is not None
+        and image_shape is not None
+        and (tuple(meta["image_shape"]) != tuple(image_shape) or meta["num_classes"] != num_classes)
     ):
         raise EvaluationError(
-            f"{path} generates {meta['image_shape']} images of {meta['num_classes']} classes: the "
-            f"evaluator measures MNIST generators ({list(IMAGE_SHAPE)}, {NUM_CLASSES} classes)"
+            f"{path} generates {meta['image_shape']} images of {meta['num_classes']} classes: "
+            f"the evaluator measures {list(image_shape)} images of {num_classes} classes "
+            "(pass the --dataset it was trained on)"
         )
     return kind, meta
 
@@ -264,7 +271,7 @@ def _noise_sampler(model, name):
     return Sampler(sample, getattr(model, "num_classes", None), name)
 
 
-def as_sampler(generator) -> Sampler:
+def as_sampler(generator, image_shape=IMAGE_SHAPE, num_classes=NUM_CLASSES) -> Sampler:
     """Turns whatever describes a generator into a `Sampler`.
 
     Args:
@@ -279,6 +286,8 @@ def as_sampler(generator) -> Sampler:
             * a callable `fn(labels) -> images`, or `fn(labels, seed=seed)` if
               it takes a `seed` argument (otherwise its own randomness decides
               whether it repeats).
+        image_shape, num_classes: What the evaluator measures: an export path
+            for other images is refused before it loads.
 
     Returns:
         A `Sampler`.
@@ -290,7 +299,7 @@ def as_sampler(generator) -> Sampler:
         return generator
     if isinstance(generator, (str, os.PathLike)):
         path = os.fspath(generator)
-        check_model_path(path)
+        check_model_path(path, image_shape, num_classes)
         try:
             return _noise_sampler(loading.load_generator(path), path)
         except ModelError as e:
@@ -311,13 +320,13 @@ def as_sampler(generator) -> Sampler:
     )
 
 
-def _checked_images(images, n, name):
+def _checked_images(images, n, name, image_shape=IMAGE_SHAPE):
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
-    if images.shape != (n,) + IMAGE_SHAPE:
+    if images.shape != (n,) + tuple(image_shape):
         raise EvaluationError(
-            f"{name} returned images of shape {images.shape}, expected ({n}, 28, 28, 1)"
+            f"{name} returned images of shape {images.shape}, expected {(n,) + tuple(image_shape)}"
         )
     if not np.issubdtype(images.dtype, np.floating):
         raise EvaluationError(f"{name} returned {images.dtype} images, expected floats in [0, 1]")
@@ -402,6 +411,10 @@ class Evaluator:
             test split.
         classifier_dir: Cache root of the reference classifier (None: the
             default, `~/.cache/keras_cgan/classifier`).
+        source: The dataset (`datasets.DataSource`): the classifier is trained
+            on its train split and the reference is its test split (or the
+            held-out part of a folder). None: MNIST from `mnist_dir` /
+            `tfds_data_dir`.
         mnist_dir: Local MNIST folder (None: `$KERAS_CGAN_MNIST_DIR`, then
             tensorflow-datasets).
         tfds_data_dir: tensorflow-datasets data directory.
@@ -419,20 +432,26 @@ class Evaluator:
         tfds_data_dir: Optional[str] = None,
         k: int = NEAREST_K,
         verbose: int = 0,
+        source=None,
     ):
+        if source is None:
+            from keras_cgan.datasets import DataSource
+
+            source = DataSource(mnist_dir=mnist_dir, tfds_data_dir=tfds_data_dir)
         if classifier is None:
             from keras_cgan import classifier as classifier_lib
 
             classifier = classifier_lib.load_or_train(
-                classifier_dir, mnist_dir=mnist_dir, tfds_data_dir=tfds_data_dir, verbose=verbose
+                classifier_dir, source=source, verbose=verbose
             )
         if reference is None:
-            from keras_cgan import data
-
-            reference = data.load_mnist("test", mnist_dir=mnist_dir, tfds_data_dir=tfds_data_dir)
+            test = source.load("test")
+            reference = (test.images, test.labels)
+        self.source = source
         self.classifier = classifier
         self.k = int(k)
         images, labels = reference
+        self.image_shape = tuple(int(d) for d in np.shape(images)[1:])
         labels = np.asarray(labels, np.int64)
         features, probs = classifier.predict(images)
         self.num_classes = probs.shape[1]
@@ -460,10 +479,11 @@ class Evaluator:
         (about 1.5 minutes on 2 CPU cores); it never touches the global random
         state, so a run's training is the same with or without evaluation.
         """
+        from keras_cgan.datasets import DataSource
+
         return cls(
             classifier_dir=config.classifier_dir,
-            mnist_dir=config.mnist_dir,
-            tfds_data_dir=config.tfds_data_dir,
+            source=DataSource.from_config(config),
             verbose=2 if config.verbose else 0,
         )
 
@@ -495,13 +515,13 @@ class Evaluator:
         """
         start = time.perf_counter()
         check_num_samples(num_samples, self.num_classes)
-        sampler = as_sampler(generator)
+        sampler = as_sampler(generator, self.image_shape, self.num_classes)
         if sampler.num_classes is not None and sampler.num_classes != self.num_classes:
             raise EvaluationError(
                 f"{sampler.name} has {sampler.num_classes} classes, the evaluator {self.num_classes}"
             )
         labels = np.repeat(np.arange(self.num_classes), num_samples // self.num_classes)
-        images = _checked_images(sampler(labels, seed), len(labels), sampler.name)
+        images = _checked_images(sampler(labels, seed), len(labels), sampler.name, self.image_shape)
         return self.evaluate_images(images, labels, start=start)
 
     def evaluate_images(self, images, labels, start=None) -> EvaluationResult:
@@ -516,7 +536,7 @@ class Evaluator:
         """
         start = time.perf_counter() if start is None else start
         labels = np.asarray(labels, np.int64)
-        images = _checked_images(images, len(labels), "the generator")
+        images = _checked_images(images, len(labels), "the generator", self.image_shape)
         if labels.ndim != 1 or (
             labels.size and (labels.min() < 0 or labels.max() >= self.num_classes)
         ):
@@ -578,29 +598,30 @@ def real_data_sampler(images, labels) -> Sampler:
         labels: int `[M]`.
     """
     images = np.asarray(images)
-    by_class = [np.flatnonzero(np.asarray(labels) == c) for c in range(NUM_CLASSES)]
+    num_classes = int(np.max(labels)) + 1
+    by_class = [np.flatnonzero(np.asarray(labels) == c) for c in range(num_classes)]
 
     def sample(wanted, seed):
         rng = np.random.default_rng(seed)
         wanted = np.asarray(wanted)
         picked = np.empty(len(wanted), np.int64)
-        for c in range(NUM_CLASSES):
+        for c in range(num_classes):
             slots = np.flatnonzero(wanted == c)
             pool = by_class[c]
             picked[slots] = rng.choice(pool, len(slots), replace=len(slots) > len(pool))
         return images[picked].astype(np.float32) / 255.0
 
-    return Sampler(sample, NUM_CLASSES, "real data")
+    return Sampler(sample, num_classes, "real data")
 
 
-def noise_sampler() -> Sampler:
-    """A broken generator: uniform noise pixels whatever the label."""
+def noise_sampler(image_shape=IMAGE_SHAPE, num_classes=NUM_CLASSES) -> Sampler:
+    """A broken generator: uniform noise pixels `image_shape` whatever the label."""
 
     def sample(labels, seed):
         rng = np.random.default_rng(seed)
-        return rng.uniform(size=(len(labels),) + IMAGE_SHAPE).astype(np.float32)
+        return rng.uniform(size=(len(labels),) + tuple(image_shape)).astype(np.float32)
 
-    return Sampler(sample, NUM_CLASSES, "noise")
+    return Sampler(sample, num_classes, "noise")
 
 
 def collapsed_sampler(images, labels) -> Sampler:
@@ -611,14 +632,15 @@ def collapsed_sampler(images, labels) -> Sampler:
         labels: int `[M]` with every class present.
     """
     labels = np.asarray(labels)
-    first = np.stack([images[np.flatnonzero(labels == c)[0]] for c in range(NUM_CLASSES)])
+    num_classes = int(labels.max()) + 1
+    first = np.stack([images[np.flatnonzero(labels == c)[0]] for c in range(num_classes)])
     first = first.astype(np.float32) / 255.0
 
     def sample(wanted, seed):
         del seed  # Always the same images.
         return first[np.asarray(wanted)]
 
-    return Sampler(sample, NUM_CLASSES, "collapsed")
+    return Sampler(sample, num_classes, "collapsed")
 
 
 BASELINE_NAMES = (
@@ -635,7 +657,7 @@ def baseline_samplers(train_images, train_labels) -> Dict[str, Sampler]:
             BASELINE_NAMES,
             (
                 real_data_sampler(train_images, train_labels),
-                noise_sampler(),
+                noise_sampler(np.shape(train_images)[1:], int(np.max(train_labels)) + 1),
                 collapsed_sampler(train_images, train_labels),
             ),
             strict=True,
