@@ -11,6 +11,9 @@ Examples:
     python -m keras_cgan.generate --model=runs/x/export --interpolate=3,8 --steps=10 --out=morph.png
     # Walk the noise with each class fixed (one row per digit).
     python -m keras_cgan.generate --model=runs/x/export --latent_walk --digits=27 --out=walk.png
+    # Classes by name (or id) for any dataset, e.g. Fashion-MNIST.
+    python -m keras_cgan.generate --model=runs/f/export --classes=sneaker,bag --per_class=8 \
+        --out=g.png
 
 `--model` is a run folder, its export (only the SavedModel is needed, see
 `keras_cgan.export`) or a `.keras` file. Bad input stops with one line and exit
@@ -23,11 +26,13 @@ import numpy as np
 from absl import flags
 
 from keras_cgan import cli
+from keras_cgan.datasets import short_name
 from keras_cgan.sampling import (
     GenerateError,
     grid_samples,
     interpolation_strip,
     latent_walk,
+    parse_classes,
     parse_digits,
     parse_pair,
 )
@@ -41,7 +46,9 @@ def _write_png(images, rows, row_labels, path):
 
 def _write_npz(path, images, labels):
     tmp = path + ".tmp.npz"
-    np.savez(tmp, images=images[..., 0].astype(np.float32), labels=labels.astype(np.int64))
+    grey = images.shape[-1] == 1
+    images = (images[..., 0] if grey else images).astype(np.float32)
+    np.savez(tmp, images=images, labels=labels.astype(np.int64))
     os.replace(tmp, path)
 
 
@@ -59,11 +66,19 @@ FLAGS = flags.FLAGS
 def define_flags():
     """Defines the tool's flags (only when run as a program: no clashes on import)."""
     flags.DEFINE_string("model", None, "A run folder, its export/ folder or a .keras file.")
-    flags.DEFINE_string("digits", "0123456789", "Digits to draw, one row each, e.g. 0123456789.")
+    flags.DEFINE_string(
+        "digits", "0123456789", "Digits to draw, one row each (default: every class)."
+    )
     flags.DEFINE_integer("per_digit", 8, "Samples per digit (grid columns).", lower_bound=1)
+    flags.DEFINE_string(
+        "classes", None, "Classes to draw by name or id, comma-separated (e.g. sneaker,bag)."
+    )
+    flags.DEFINE_integer("per_class", None, "Samples per class (= --per_digit).", lower_bound=1)
     flags.DEFINE_integer("seed", None, "Seed of the noise (default: random).", lower_bound=0)
     flags.DEFINE_string("out", None, "Write a labelled grid PNG here.")
-    flags.DEFINE_string("npz", None, "Write images float32 [N,28,28] and labels int [N] here.")
+    flags.DEFINE_string(
+        "npz", None, "Write images float32 [N,H,W] (grey) or [N,H,W,3] and labels int [N] here."
+    )
     flags.DEFINE_string("interpolate", None, "Two digits 'a,b': a strip morphing a into b.")
     flags.DEFINE_integer("steps", 10, "Images per interpolation or latent-walk row.", lower_bound=2)
     flags.DEFINE_bool("latent_walk", False, "Walk the noise with each --digits class fixed.")
@@ -90,21 +105,31 @@ def main(argv):
     loading.check_model_path(FLAGS.model)  # A bad path fails before TensorFlow loads.
     cli.quiet_tensorflow()
     generator = loading.load_generator(FLAGS.model)
-    digits = parse_digits(FLAGS.digits, generator.num_classes)
-    pair = parse_pair(FLAGS.interpolate, generator.num_classes) if FLAGS.interpolate else None
+    names = generator.class_names
+    if FLAGS.classes is not None:
+        digits = parse_classes(FLAGS.classes, names)
+    elif FLAGS["digits"].present:
+        digits = parse_digits(FLAGS.digits, generator.num_classes)
+    else:  # Every class (MNIST: 0123456789).
+        digits = list(range(generator.num_classes))
+    per_class = FLAGS.per_class or FLAGS.per_digit
+    row_labels = [short_name(names[d]) for d in digits]
+    pair = (
+        parse_pair(FLAGS.interpolate, generator.num_classes, names) if FLAGS.interpolate else None
+    )
     if pair is not None:
-        images = interpolation_strip(generator, pair, FLAGS.steps, FLAGS.per_digit, FLAGS.seed)
-        _write_png(images, FLAGS.per_digit, None, FLAGS.out)
+        images = interpolation_strip(generator, pair, FLAGS.steps, per_class, FLAGS.seed)
+        _write_png(images, per_class, None, FLAGS.out)
         written = [FLAGS.out]
     elif FLAGS.latent_walk:
         images = latent_walk(generator, digits, FLAGS.steps, FLAGS.seed)
-        _write_png(images, len(digits), digits, FLAGS.out)
+        _write_png(images, len(digits), row_labels, FLAGS.out)
         written = [FLAGS.out]
     else:
-        images, labels = grid_samples(generator, digits, FLAGS.per_digit, FLAGS.seed)
+        images, labels = grid_samples(generator, digits, per_class, FLAGS.seed)
         written = []
         if FLAGS.out:
-            _write_png(images, len(digits), digits, FLAGS.out)
+            _write_png(images, len(digits), row_labels, FLAGS.out)
             written.append(FLAGS.out)
         if FLAGS.npz:
             _write_npz(FLAGS.npz, images, labels)

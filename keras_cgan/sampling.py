@@ -27,13 +27,59 @@ def parse_digits(text, num_classes=10, name="--digits"):
     return digits
 
 
-def parse_pair(text, num_classes=10):
-    """Parses "3,8" into (3, 8) for --interpolate."""
+def parse_classes(text, class_names, name="--classes"):
+    """Parses comma-separated class names or ids into class ids.
+
+    A part matches a class name exactly, then ignoring case (the full name or
+    its grid label, e.g. "t-shirt" for "T-shirt/top"), then as an integer id.
+
+    Args:
+        text: e.g. "sneaker,bag", "7,8" or "Sneaker, 8".
+        class_names: The model's class names, in label order.
+        name: The flag, for messages.
+
+    Returns:
+        A list of int class ids, in the order given.
+
+    Raises:
+        GenerateError: empty, or a part that is neither a class name nor an id.
+    """
+    from keras_cgan.datasets import short_name
+
+    names = [str(n) for n in class_names]
+    folded = {}
+    for i, n in enumerate(names):
+        for key in (n.lower(), short_name(n, 64).lower()):
+            folded.setdefault(key, i)
+    parts = [p.strip() for p in str(text or "").split(",")]
+    if not any(parts):
+        raise GenerateError(f"{name} is empty: give class names or ids, e.g. {name}=0,1")
+    ids = []
+    for part in parts:
+        if part in names:
+            ids.append(names.index(part))
+        elif part.lower() in folded:
+            ids.append(folded[part.lower()])
+        elif part.isdigit() and int(part) < len(names):
+            ids.append(int(part))
+        else:
+            shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+            raise GenerateError(
+                f"{name}={text!r}: {part!r} is not a class name or an id in "
+                f"0..{len(names) - 1} (classes: {shown})"
+            )
+    return ids
+
+
+def parse_pair(text, num_classes=10, class_names=None):
+    """Parses "3,8" (or two class names, "sneaker,bag") into (3, 8) for --interpolate."""
     parts = text.split(",")
     if len(parts) != 2:
         raise GenerateError(
             f"--interpolate={text!r}: give two digits separated by a comma, e.g. 3,8"
         )
+    if class_names is not None and any(len(p.strip()) != 1 for p in parts):
+        return tuple(parse_classes(text, class_names, "--interpolate"))
     a, b = (p.strip() for p in parts)
     for p in (a, b):
         if len(p) != 1:
@@ -56,7 +102,7 @@ def slerp(a, b, t):
 
 
 def grid_samples(generator, digits, per_digit, seed):
-    """`(images [R*C, 28, 28, 1], labels [R*C])`, row r = digit `digits[r]`."""
+    """`(images [R*C, H, W, C], labels [R*C])`, row r = class `digits[r]`."""
     labels = np.repeat(np.asarray(digits, np.int32), per_digit)
     return generator.generate(labels, seed=seed), labels
 
