@@ -45,6 +45,19 @@ KNOWN_CLASS_NAMES = {
         "Ankle boot",
     ),
     "kmnist": ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+    # tensorflow-datasets learns these from the download.
+    "cifar10": (
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ),
 }
 SPLITS = ("train", "test")
 _HOLDOUT_SEED = 0  # The held-out part of a folder never depends on the run's seed.

@@ -78,10 +78,9 @@ def load(name: str, split: str = "train", data_dir: Optional[str] = None):
 
     Raises:
         DataError: unknown name, no image or label feature, images of varying
-            size (pass --image_size... is not enough: tensorflow-datasets must
-            give one size), or the download/preparation failed (offline).
+            size, or the download/preparation failed (offline).
     """
-    from keras_cgan.datasets import Dataset
+    from keras_cgan.datasets import KNOWN_CLASS_NAMES, Dataset
 
     try:
         import tensorflow_datasets as tfds
@@ -117,6 +116,10 @@ def load(name: str, split: str = "train", data_dir: Optional[str] = None):
         ) from None
     if not images:
         raise DataError(f"dataset {name!r} split {split!r} is empty")
+    # Some builders (cifar10) learn their class names while preparing the data.
+    class_names, _ = _check_features(name, builder.info.features)
+    if class_names == tuple(str(i) for i in range(len(class_names))):
+        class_names = KNOWN_CLASS_NAMES.get(name, class_names)
     images = np.concatenate(images).astype(np.uint8, copy=False)
     labels = np.concatenate(labels)
     dtype = np.uint8 if len(class_names) <= 256 else np.int32
