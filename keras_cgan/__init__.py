@@ -19,6 +19,7 @@ _SUBMODULES = (
     "classifier",
     "config",
     "data",
+    "datasets",
     "distribute",
     "errors",
     "evaluation",

@@ -20,6 +20,7 @@ import numpy as np
 
 from keras_cgan import export
 from keras_cgan.errors import ModelError
+from keras_cgan.sampling import as_class_ids
 
 EXPORT, RUN, KERAS = "export", "run", "keras"
 
@@ -159,7 +160,7 @@ class GanGenerator:
 
     def generate(self, labels, noise=None, seed=None):
         """Images float32 `[N, H, W, C]` in [0, 1]; see `ExportedGenerator.generate`."""
-        labels = np.asarray(labels).reshape(-1)
+        labels = as_class_ids(labels, self.class_names)
         if noise is None:
             rng = np.random.default_rng(seed)
             noise = rng.standard_normal((len(labels), self.latent_dim), dtype=np.float32)

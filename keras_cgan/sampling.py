@@ -27,6 +27,26 @@ def parse_digits(text, num_classes=10, name="--digits"):
     return digits
 
 
+def class_id(part, class_names, name="--classes", text=None):
+    """The class id of one class name or id (see `parse_classes`)."""
+    from keras_cgan.datasets import short_name
+
+    names = [str(n) for n in class_names]
+    part = str(part).strip()
+    if part in names:
+        return names.index(part)
+    for i, n in enumerate(names):
+        if part.lower() in (n.lower(), short_name(n, 64).lower()):
+            return i
+    if part.isdigit() and int(part) < len(names):
+        return int(part)
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    raise GenerateError(
+        f"{name}={text if text is not None else part!r}: {part!r} is not a class name or an "
+        f"id in 0..{len(names) - 1} (classes: {shown})"
+    )
+
+
 def parse_classes(text, class_names, name="--classes"):
     """Parses comma-separated class names or ids into class ids.
 
@@ -44,31 +64,22 @@ def parse_classes(text, class_names, name="--classes"):
     Raises:
         GenerateError: empty, or a part that is neither a class name nor an id.
     """
-    from keras_cgan.datasets import short_name
-
-    names = [str(n) for n in class_names]
-    folded = {}
-    for i, n in enumerate(names):
-        for key in (n.lower(), short_name(n, 64).lower()):
-            folded.setdefault(key, i)
     parts = [p.strip() for p in str(text or "").split(",")]
     if not any(parts):
         raise GenerateError(f"{name} is empty: give class names or ids, e.g. {name}=0,1")
-    ids = []
-    for part in parts:
-        if part in names:
-            ids.append(names.index(part))
-        elif part.lower() in folded:
-            ids.append(folded[part.lower()])
-        elif part.isdigit() and int(part) < len(names):
-            ids.append(int(part))
-        else:
-            shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
-            raise GenerateError(
-                f"{name}={text!r}: {part!r} is not a class name or an id in "
-                f"0..{len(names) - 1} (classes: {shown})"
-            )
-    return ids
+    return [class_id(part, class_names, name, repr(text)) for part in parts]
+
+
+def as_class_ids(labels, class_names):
+    """Labels given as ids or class names (e.g. `["sneaker", "bag"]`) as int32 ids `[N]`.
+
+    Raises:
+        GenerateError: a name that is not a class.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    if labels.dtype.kind in "USO":
+        labels = np.asarray([class_id(x, class_names, "labels") for x in labels], np.int32)
+    return labels
 
 
 def parse_pair(text, num_classes=10, class_names=None):

@@ -182,7 +182,7 @@ def test_class_names_of_fall_back_to_ids():
 
 
 def test_parse_classes_takes_names_and_ids():
-    from keras_cgan.sampling import GenerateError, parse_classes, parse_pair
+    from keras_cgan.sampling import GenerateError, as_class_ids, parse_classes, parse_pair
 
     names = datasets.KNOWN_CLASS_NAMES["fashion_mnist"]
     assert parse_classes("sneaker,bag", names) == [7, 8]
@@ -191,6 +191,10 @@ def test_parse_classes_takes_names_and_ids():
     assert parse_pair("sneaker,bag", 10, names) == (7, 8)
     with pytest.raises(GenerateError, match="'hat' is not a class name or an id in 0..9"):
         parse_classes("sneaker,hat", names)
+    assert as_class_ids(["sneaker", "Bag", 3], names).tolist() == [7, 8, 3]
+    assert as_class_ids(np.array([1, 2]), names).tolist() == [1, 2]
+    with pytest.raises(GenerateError, match="'hat' is not a class name"):
+        as_class_ids(["hat"], names)
 
 
 def test_grids_of_rgb_images_are_rgb_with_class_name_labels():

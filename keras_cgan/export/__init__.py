@@ -351,15 +351,17 @@ class ExportedGenerator:
         return outputs["images"].numpy()
 
     def generate(self, labels, noise=None, seed=None):
-        """Images float32 `[N, H, W, C]` in [0, 1] for integer `labels` `[N]`.
+        """Images float32 `[N, H, W, C]` in [0, 1] for `labels` `[N]` (ids or names).
 
         Args:
-            labels: Integer class ids `[N]`.
+            labels: Class ids or class names (`["sneaker", "bag"]`) `[N]`.
             noise: float32 `[N, latent_dim]`; drawn from N(0, 1) with
                 `np.random.default_rng(seed)` if None.
             seed: Seed of the drawn noise.
         """
-        labels = np.asarray(labels, np.int32).reshape(-1)
+        from keras_cgan.sampling import as_class_ids
+
+        labels = np.asarray(as_class_ids(labels, self.class_names), np.int32)
         if noise is None:
             rng = np.random.default_rng(seed)
             noise = rng.standard_normal((len(labels), self.latent_dim), dtype=np.float32)
