@@ -86,22 +86,19 @@ def read_folder(root: str, image_size: int = 0) -> Tuple[np.ndarray, np.ndarray,
     from PIL import Image
 
     class_names, files = list_files(root)
-    pictures = []
+    headers = []  # (mode, size): a first pass reads only the files' headers.
     for _, path in files:
         try:
             with Image.open(path) as img:
-                img.load()
-                pictures.append(img.copy())
+                headers.append((img.mode, img.size))
         except Exception as e:  # PIL raises many types for a bad file.
-            raise DataError(
-                f"cannot read image {path} ({type(e).__name__}): remove or replace it"
-            ) from None
-    grey = all(p.mode in _GREY_MODES for p in pictures)
+            raise _unreadable(path, e) from None
+    grey = all(m in _GREY_MODES for m, _ in headers)
     mode = "L" if grey else "RGB"
     if not image_size:
         sizes = {}
-        for (_, path), p in zip(files, pictures, strict=True):
-            sizes.setdefault(p.size, path)
+        for (_, path), (_, size) in zip(files, headers, strict=True):
+            sizes.setdefault(size, path)
         if len(sizes) > 1:
             (a, path_a), (b, path_b) = list(sizes.items())[:2]
             raise DataError(
@@ -109,14 +106,22 @@ def read_folder(root: str, image_size: int = 0) -> Tuple[np.ndarray, np.ndarray,
                 f"{path_b}): pass --image_size=N to resize them to NxN"
             )
     arrays = []
-    for p in pictures:
-        p = p.convert(mode) if p.mode != mode else p
-        if image_size and p.size != (image_size, image_size):
-            p = p.resize((image_size, image_size), Image.BICUBIC, reducing_gap=3.0)
-        arrays.append(np.asarray(p, np.uint8))
+    for _, path in files:
+        try:
+            with Image.open(path) as img:
+                p = img.convert(mode) if img.mode != mode else img
+                if image_size and p.size != (image_size, image_size):
+                    p = p.resize((image_size, image_size), Image.BICUBIC, reducing_gap=3.0)
+                arrays.append(np.asarray(p, np.uint8))
+        except Exception as e:
+            raise _unreadable(path, e) from None
     images = np.stack(arrays)
     if grey:
         images = images[..., None]
     dtype = np.uint8 if len(class_names) <= 256 else np.int32
     labels = np.asarray([label for label, _ in files], dtype)
     return images, labels, class_names
+
+
+def _unreadable(path, error):
+    return DataError(f"cannot read image {path} ({type(error).__name__}): remove or replace it")

@@ -16,7 +16,14 @@ import pytest
 from conftest import REPO_ROOT, one_error_line, run_cli
 
 MOCK_RUN = os.path.join(REPO_ROOT, "tests", "mock_tfds_run.py")
-TINY = ("--hidden_units=8", "--latent_dim=8", "--batch_size=16", "--seed=3", "--verbose=0")
+TINY = (
+    "--hidden_units=8",
+    "--latent_dim=8",
+    "--batch_size=16",
+    "--seed=3",
+    "--verbose=0",
+    "--nojit_compile",
+)
 
 
 def _mock_cli(num_examples, module, *args):
@@ -105,7 +112,7 @@ def test_the_reference_classifier_is_built_per_dataset(tmp_path, name, shape, nu
 
     recipe = classifier.ClassifierRecipe(epochs=1, batch_size=16, filters=(4, 8), feature_units=16)
     source = datasets.DataSource(dataset=name)
-    with tfds.testing.mock_data(num_examples=12 * num_classes):
+    with tfds.testing.mock_data(num_examples=20 * num_classes):
         ref = classifier.load_or_train(str(tmp_path), source=source, recipe=recipe)
         assert ref.model.input_shape == (None, *shape)
         assert ref.model.output_shape == (None, num_classes)
