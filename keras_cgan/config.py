@@ -224,7 +224,7 @@ class TrainConfig:
         (28, 28, 1), "Image shape [H, W, C] (from the dataset).", resume=True, flag=False
     )
     class_names: tuple = setting(
-        (), "Class names in label order (from the dataset; empty: the ids).", flag=False
+        tuple("0123456789"), "Class names in label order (from the dataset).", flag=False
     )
     train_examples: int = setting(
         0,
