@@ -247,3 +247,48 @@ def test_a_shape_the_conv_networks_cannot_build_names_the_flag(shape):
     assert "\n" not in str(info.value)
     g, _ = networks.build_networks("mlp", 4, 3, 4, image_shape=shape)
     assert g.output_shape == (None, *shape)
+
+
+class _Flags:
+    """A stand-in for parsed absl flags: `flags[name].value/.present` and `flags.name`."""
+
+    def __init__(self, present=(), **values):
+        self._values = dict(
+            model=None,
+            dataset="mnist",
+            data_dir=None,
+            mnist_dir=None,
+            tfds_data_dir=None,
+            image_size=0,
+            eval_holdout=0.1,
+        )
+        self._values.update(values)
+        self._present = set(present)
+
+    def __getitem__(self, name):
+        import types
+
+        return types.SimpleNamespace(value=self._values[name], present=name in self._present)
+
+    def __getattr__(self, name):
+        return self._values[name]
+
+
+def test_evaluate_uses_the_models_recorded_dataset_unless_told_otherwise(tmp_path):
+    from keras_cgan.evaluate import data_source
+
+    run = tmp_path / "run"
+    run.mkdir()
+    recorded = {"dataset": "folder:/data/flowers", "image_size": 64, "eval_holdout": 0.2}
+    (run / "config.json").write_text(json.dumps(recorded))
+    source = data_source(_Flags(model=str(run)))
+    assert (source.dataset, source.image_size, source.eval_holdout) == (
+        "folder:/data/flowers",
+        64,
+        0.2,
+    )
+    meta = {"training_config": {"dataset": "cifar10"}}
+    assert data_source(_Flags(model="export"), meta).dataset == "cifar10"
+    told = _Flags(model=str(run), dataset="fashion_mnist", present=("dataset",))
+    assert data_source(told).dataset == "fashion_mnist" and data_source(told).image_size == 0
+    assert data_source(_Flags()).dataset == "mnist"
