@@ -89,7 +89,7 @@ def parse_pair(text, num_classes=10, class_names=None):
         raise GenerateError(
             f"--interpolate={text!r}: give two digits separated by a comma, e.g. 3,8"
         )
-    if class_names is not None and any(len(p.strip()) != 1 for p in parts):
+    if class_names is not None and not all(p.strip().isdigit() for p in parts):
         return tuple(parse_classes(text, class_names, "--interpolate"))
     a, b = (p.strip() for p in parts)
     for p in (a, b):
