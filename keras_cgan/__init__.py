@@ -21,6 +21,7 @@ _SUBMODULES = (
     "config",
     "config_flags",
     "data",
+    "datasets",
     "distribute",
     "errors",
     "evaluation",

@@ -45,6 +45,7 @@ def build_gan(
         config.num_classes,
         config.hidden_units,
         dtype=config.mixed_precision,
+        image_shape=config.image_shape,
     )
     gan = ConditionalGAN(
         generator,

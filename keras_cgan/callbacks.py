@@ -19,12 +19,13 @@ _PAD = 2  # Pixels between tiles.
 
 
 @functools.lru_cache(maxsize=None)
-def _glyph(text: str, size: int) -> np.ndarray:
-    """Renders `text` as a white-on-black uint8 `[size, size]` tile."""
+def _glyph(text: str, size: int, width: int = 0) -> np.ndarray:
+    """Renders `text` as a white-on-black uint8 `[size, width or size]` tile."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(size / 100, size / 100), dpi=100, facecolor="black")
+    width = width or size
+    fig = Figure(figsize=(width / 100, size / 100), dpi=100, facecolor="black")
     canvas = FigureCanvasAgg(fig)
     fig.text(
         0.5,
@@ -33,7 +34,8 @@ def _glyph(text: str, size: int) -> np.ndarray:
         color="white",
         ha="center",
         va="center",
-        fontsize=size * 0.5,
+        # Up to two characters fill a square tile; longer class names shrink to fit.
+        fontsize=min(size * 0.5, 1.4 * width / max(len(text), 1)),
         fontweight="bold",
     )
     canvas.draw()
@@ -44,43 +46,55 @@ def compose_grid(images, rows, row_labels=None, scale=2):
     """Tiles images into one labelled grid image.
 
     Args:
-        images: float `[rows * cols, H, W]` or `[rows * cols, H, W, 1]` in [0, 1],
-            row-major.
+        images: float `[rows * cols, H, W]` or `[rows * cols, H, W, C]` (C = 1
+            or 3) in [0, 1], row-major.
         rows: Number of rows.
-        row_labels: Optional list of `rows` strings drawn left of each row.
+        row_labels: Optional list of `rows` strings drawn left of each row
+            (labels longer than two characters get a wider column).
         scale: Integer nearest-neighbour upscaling of the whole grid.
 
     Returns:
-        uint8 `[height, width]` grey image (0 = black).
+        uint8 `[height, width]` grey image (0 = black), or `[height, width, 3]`
+        for RGB images.
     """
     images = np.asarray(images, dtype=np.float32)
-    if images.ndim == 4:
+    if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
-    n, h, w = images.shape
+    if images.ndim == 3:
+        images = images[..., None]
+    n, h, w, c = images.shape
     cols = n // rows
     tiles = (np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    tiles = np.pad(tiles.reshape(rows, cols, h, w), ((0, 0), (0, 0), (_PAD, 0), (_PAD, 0)))
-    grid = tiles.transpose(0, 2, 1, 3).reshape(rows * (h + _PAD), cols * (w + _PAD))
+    tiles = np.pad(
+        tiles.reshape(rows, cols, h, w, c), ((0, 0), (0, 0), (_PAD, 0), (_PAD, 0), (0, 0))
+    )
+    grid = tiles.transpose(0, 2, 1, 3, 4).reshape(rows * (h + _PAD), cols * (w + _PAD), c)
     if row_labels is not None:
+        texts = [str(t) for t in row_labels]
+        longest = max((len(t) for t in texts), default=0)
+        width = h if longest <= 2 else h * min(-(-longest // 3), 3)
         column = np.concatenate(
-            [np.pad(_glyph(str(t), h), ((_PAD, 0), (0, 0))) for t in row_labels]
+            [np.pad(_glyph(t, h, width if width != h else 0), ((_PAD, 0), (0, 0))) for t in texts]
         )
-        grid = np.concatenate([column, grid], axis=1)
-    grid = np.pad(grid, ((0, _PAD), (0, _PAD)))
+        grid = np.concatenate([np.repeat(column[..., None], c, axis=-1), grid], axis=1)
+    grid = np.pad(grid, ((0, _PAD), (0, _PAD), (0, 0)))
+    if c == 1:
+        grid = grid[..., 0]
     if scale > 1:
         grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
     return grid
 
 
 def save_png(image, path):
-    """Writes a uint8 `[H, W]` grey image to `path` as PNG (atomically).
+    """Writes a uint8 `[H, W]` grey or `[H, W, 3]` RGB image to `path` as PNG (atomically).
 
     zlib level 1: a 604x660 grid takes ~4.5 ms instead of ~15 ms at the default
     level 6, for files ~12% larger (`python -m keras_cgan.bench`, README).
     """
     from PIL import Image
 
-    write_atomic(path, lambda tmp: Image.fromarray(image, mode="L").save(tmp, compress_level=1))
+    mode = "L" if image.ndim == 2 else "RGB"
+    write_atomic(path, lambda tmp: Image.fromarray(image, mode=mode).save(tmp, compress_level=1))
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -101,6 +115,7 @@ class SampleGrid(keras.callbacks.Callback):
         writer: Optional `keras_cgan.fileio.BackgroundWriter`: the PNG is
             encoded and written on its thread while training goes on (the
             grid itself is generated at the end of the epoch).
+        row_labels: The rows' labels, one per class (None: the class ids).
         **kwargs: Passed to `keras.callbacks.Callback`.
     """
 
@@ -113,10 +128,12 @@ class SampleGrid(keras.callbacks.Callback):
         tensorboard_dir=None,
         gif=True,
         writer=None,
+        row_labels=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.directory = directory
+        self.row_labels = row_labels
         self.every = int(every)
         self.per_class = int(per_class)
         self.seed = seed
@@ -141,7 +158,9 @@ class SampleGrid(keras.callbacks.Callback):
     def render(self):
         """Returns the current grid as uint8 `[H, W]`."""
         images = self.model.generate(self.labels, noise=self.noise)
-        return compose_grid(images, self.model.num_classes, range(self.model.num_classes))
+        rows = self.model.num_classes
+        labels = self.row_labels if self.row_labels is not None else range(rows)
+        return compose_grid(images, rows, labels)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
@@ -154,7 +173,8 @@ class SampleGrid(keras.callbacks.Callback):
             import tensorflow as tf
 
             with self._summary_writer.as_default():
-                tf.summary.image("samples", grid[None, :, :, None], step=epoch + 1)
+                image = grid[None, :, :, None] if grid.ndim == 2 else grid[None]
+                tf.summary.image("samples", image, step=epoch + 1)
             self._summary_writer.flush()
 
     def on_train_end(self, logs=None):
@@ -178,7 +198,9 @@ def write_gif(directory, max_frames=100, duration_ms=100):
     keep = np.unique(
         np.linspace(0, len(paths) - 1, min(max_frames, len(paths))).round().astype(int)
     )
-    frames = [Image.open(paths[i]).convert("L") for i in keep]
+    frames = [Image.open(paths[i]) for i in keep]
+    mode = "L" if all(f.mode == "L" for f in frames) else "RGB"
+    frames = [f.convert(mode) for f in frames]
     return write_atomic(
         os.path.join(directory, "progress.gif"),
         lambda tmp: frames[0].save(

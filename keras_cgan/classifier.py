@@ -1,16 +1,17 @@
 """The reference classifier that sample-quality metrics are measured with.
 
-A small CNN trained once on the MNIST train split (never on generated data)
-and cached on disk with its test accuracy next to it:
+A small CNN trained once per dataset on its train split (never on generated
+data; MNIST by default) and cached on disk with its test accuracy next to it:
 
     <cache_root>/<key>/classifier.keras   the trained model
     <cache_root>/<key>/info.json          key, recipe, test accuracy, training time
 
 `<key>` hashes everything the trained weights depend on: the training recipe
 (architecture and optimisation settings, plus a version number bumped whenever
-the code that builds or trains the model changes meaning) and the SHA-256 of
-the MNIST arrays it was trained and tested on. Another recipe or another copy
-of MNIST gets another folder; an entry that cannot be read back (truncated
+the code that builds or trains the model changes meaning), the dataset (its
+`--dataset` name and `--image_size`) and the SHA-256 of the arrays it was
+trained and tested on. Another recipe, dataset or copy of the data gets
+another folder; an entry that cannot be read back (truncated
 file, bad JSON, wrong key) is logged and retrained in place.
 
 Training is deterministic without touching global random state: initialisers
@@ -32,7 +33,7 @@ from typing import Optional
 import keras
 import numpy as np
 
-from keras_cgan import data
+from keras_cgan import data, datasets
 from keras_cgan.errors import EvaluationError
 
 logger = logging.getLogger(__name__)
@@ -91,15 +92,18 @@ def default_cache_dir() -> str:
     return os.path.join(base, "keras_cgan", "classifier")
 
 
-def build_classifier(recipe: ClassifierRecipe = DEFAULT_RECIPE, num_classes: int = 10):
+def build_classifier(
+    recipe: ClassifierRecipe = DEFAULT_RECIPE, num_classes: int = 10, image_shape=None
+):
     """Builds the (untrained) reference CNN.
 
     Args:
         recipe: Architecture settings (and the seed of the initialisers).
         num_classes: Number of output logits.
+        image_shape: `(H, W, C)` of its input (None: MNIST's 28x28x1).
 
     Returns:
-        A functional `keras.Model`: float32 images `[B, 28, 28, 1]` in [0, 1] ->
+        A functional `keras.Model`: float32 images `[B, H, W, C]` in [0, 1] ->
         float32 logits `[B, num_classes]`, with a layer named "features" whose
         output is float32 `[B, recipe.feature_units]`.
     """
@@ -109,7 +113,7 @@ def build_classifier(recipe: ClassifierRecipe = DEFAULT_RECIPE, num_classes: int
     def init(i):
         return keras.initializers.GlorotUniform(seed=seed * 100 + i)
 
-    images = keras.Input(shape=data.IMAGE_SHAPE, name="images")
+    images = keras.Input(shape=tuple(image_shape or data.IMAGE_SHAPE), name="images")
     x = images
     for i, filters in enumerate(recipe.filters):
         x = layers.Conv2D(
@@ -140,9 +144,11 @@ def data_digest(*arrays) -> str:
     return h.hexdigest()
 
 
-def cache_key(recipe: ClassifierRecipe, digest: str) -> str:
-    """The cache folder name: a hash of the recipe and the data digest."""
-    blob = json.dumps({"recipe": recipe.to_dict(), "data": digest}, sort_keys=True)
+def cache_key(recipe: ClassifierRecipe, digest: str, dataset: str = "mnist") -> str:
+    """The cache folder name: a hash of the recipe, the dataset and the data digest."""
+    blob = json.dumps(
+        {"recipe": recipe.to_dict(), "dataset": dataset, "data": digest}, sort_keys=True
+    )
     return f"v{recipe.version}-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -168,7 +174,7 @@ class ReferenceClassifier:
         self._two_heads = keras.Model(model.inputs, [features, model.outputs[0]])
         self._forward = tf.function(
             lambda x: self._two_heads(x, training=False),
-            input_signature=[tf.TensorSpec([None, *data.IMAGE_SHAPE], tf.float32)],
+            input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)],
         )
 
     @property
@@ -183,7 +189,8 @@ class ReferenceClassifier:
         """Features and class probabilities of images.
 
         Args:
-            images: float `[N, 28, 28, 1]` in [0, 1] (uint8 0..255 is scaled).
+            images: float `[N, H, W, C]` in [0, 1] (uint8 0..255 is scaled), the
+                shape the classifier was built for.
             batch_size: Images per forward pass.
 
         Returns:
@@ -222,16 +229,18 @@ def train_classifier(
     test_labels,
     recipe: ClassifierRecipe = DEFAULT_RECIPE,
     verbose: int = 0,
+    num_classes: int = 10,
 ):
-    """Trains the reference CNN on MNIST train and measures it on MNIST test.
+    """Trains the reference CNN on a train split and measures it on the test split.
 
     Args:
-        train_images: uint8 `[N, 28, 28, 1]` in 0..255.
-        train_labels: integer `[N]` in 0..9.
-        test_images: uint8 `[M, 28, 28, 1]`.
+        train_images: uint8 `[N, H, W, C]` in 0..255 (e.g. MNIST train).
+        train_labels: integer `[N]` in `0..num_classes-1`.
+        test_images: uint8 `[M, H, W, C]`.
         test_labels: integer `[M]`.
         recipe: What to build and how to train it.
         verbose: Keras `fit` verbosity.
+        num_classes: Number of classes (output logits).
 
     Returns:
         `(model, info)`: the trained Keras model and a dict with
@@ -246,9 +255,9 @@ def train_classifier(
     if n < batch_size:
         raise EvaluationError(
             f"the reference classifier needs at least {batch_size} training "
-            f"examples, MNIST train has {n}"
+            f"examples, the train split has {n}"
         )
-    model = build_classifier(recipe)
+    model = build_classifier(recipe, num_classes, np.shape(train_images)[1:])
     steps = n // batch_size
     model.compile(
         optimizer=keras.optimizers.Adam(
@@ -293,8 +302,9 @@ def load_or_train(
     tfds_data_dir: Optional[str] = None,
     recipe: ClassifierRecipe = DEFAULT_RECIPE,
     verbose: int = 0,
+    source: Optional[datasets.DataSource] = None,
 ) -> ReferenceClassifier:
-    """The cached reference classifier for this MNIST copy, training it if needed.
+    """The cached reference classifier for this dataset copy, training it if needed.
 
     Args:
         classifier_dir: Cache root (None: `default_cache_dir()`); the classifier
@@ -304,27 +314,28 @@ def load_or_train(
         tfds_data_dir: tensorflow-datasets data directory.
         recipe: Training recipe (part of the key).
         verbose: Keras `fit` verbosity while training.
+        source: The dataset (None: MNIST from `mnist_dir` / `tfds_data_dir`);
+            it trains on its train split and is tested on its test split.
 
     Returns:
         A `ReferenceClassifier`; `.trained` says whether it was trained now.
 
     Raises:
-        DataError: MNIST could not be loaded.
+        DataError: the dataset could not be loaded.
         EvaluationError: the cache folder cannot be written.
     """
+    if source is None:
+        source = datasets.DataSource(mnist_dir=mnist_dir, tfds_data_dir=tfds_data_dir)
     root = classifier_dir or default_cache_dir()
     try:
         os.makedirs(root, exist_ok=True)
     except OSError as e:
         raise _unwritable(root, e) from None
-    train_images, train_labels = data.load_mnist(
-        "train", mnist_dir=mnist_dir, tfds_data_dir=tfds_data_dir
-    )
-    test_images, test_labels = data.load_mnist(
-        "test", mnist_dir=mnist_dir, tfds_data_dir=tfds_data_dir
-    )
+    train, test = source.load("train"), source.load("test")
+    train_images, train_labels = train.images, train.labels
+    test_images, test_labels = test.images, test.labels
     digest = data_digest(train_images, train_labels, test_images, test_labels)
-    key = cache_key(recipe, digest)
+    key = cache_key(recipe, digest, source.key)
     path = os.path.join(root, key)
     if os.path.exists(path):
         try:
@@ -337,16 +348,26 @@ def load_or_train(
                 str(e).splitlines()[0][:200] if str(e) else "",
             )
     logger.info(
-        "training the reference classifier on %d MNIST images (once; cached in %s)",
+        "training the reference classifier on %d %s images (once; cached in %s)",
         len(train_images),
+        source.dataset,
         path,
     )
     model, info = train_classifier(
-        train_images, train_labels, test_images, test_labels, recipe, verbose=verbose
+        train_images,
+        train_labels,
+        test_images,
+        test_labels,
+        recipe,
+        verbose=verbose,
+        num_classes=train.num_classes,
     )
     info = {
         "key": key,
         "recipe": recipe.to_dict(),
+        "dataset": source.key,
+        "image_shape": list(train.image_shape),
+        "class_names": list(train.class_names),
         "data_sha256": digest,
         **info,
         "keras_version": keras.__version__,
@@ -357,7 +378,8 @@ def load_or_train(
         info["test_accuracy"],
         info["train_seconds"],
     )
-    if info["test_accuracy"] < TARGET_TEST_ACCURACY and recipe == DEFAULT_RECIPE:
+    mnist = source.dataset == "mnist" and not source.image_size
+    if info["test_accuracy"] < TARGET_TEST_ACCURACY and recipe == DEFAULT_RECIPE and mnist:
         logger.warning(
             "the reference classifier reaches only %.4f on MNIST test (target %.3f): "
             "metrics measured with it are less reliable",

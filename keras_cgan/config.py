@@ -211,7 +211,43 @@ class TrainConfig:
         below=1.0,
         resume=True,
     )
-    num_classes: int = setting(10, "Label classes.", at_least=1, resume=True, flag=False)
+    num_classes: int = setting(
+        10, "Label classes (from the dataset).", at_least=1, resume=True, flag=False
+    )
+    dataset: str = setting(
+        "mnist",
+        "Training images: mnist, a tensorflow-datasets image classification dataset "
+        "(fashion_mnist, cifar10, emnist/balanced, ...) or folder:PATH (one subfolder per class).",
+        resume=True,
+    )
+    image_size: int = setting(
+        0,
+        "Resize the images to this square side (needed for a folder of mixed sizes; "
+        "dcgan/dcgan_proj need a multiple of 4); 0 = the dataset's own size.",
+        at_least=0,
+        resume=True,
+        shown_default="0 (as is)",
+    )
+    data_dir: Optional[str] = setting(
+        None,
+        "Local folder of MNIST-format files (the four IDX files, or an .npz of x_train, "
+        "y_train, x_test, y_test) for --dataset=mnist, fashion_mnist or kmnist.",
+    )
+    eval_holdout: float = setting(
+        0.1,
+        "Fraction of each class of a folder dataset held out from training as its test split "
+        "(what the evaluator compares with); 0 = train on all and compare with them.",
+        at_least=0.0,
+        below=1.0,
+        resume=True,
+    )
+    # Facts about the dataset, filled in by `train` (`datasets.configure`).
+    image_shape: tuple = setting(
+        (28, 28, 1), "Image shape [H, W, C] (from the dataset).", resume=True, flag=False
+    )
+    class_names: tuple = setting(
+        tuple("0123456789"), "Class names in label order (from the dataset).", flag=False
+    )
     train_examples: int = setting(
         0,
         "Train on the first N examples only (0 = all).",
@@ -294,7 +330,9 @@ class TrainConfig:
         shown_default="0 (off)",
     )
     eval_samples: int = setting(
-        2000, "Digits generated per evaluation (a multiple of 10, at least 100).", at_least=1
+        2000,
+        "Images generated per evaluation (a multiple of the class count, at least 10 per class).",
+        at_least=1,
     )
     classifier_dir: Optional[str] = setting(
         None,
@@ -325,6 +363,9 @@ class TrainConfig:
     )
 
     def __post_init__(self):
+        # JSON gives lists: keep the tuples, so configs compare equal after a round trip.
+        for name in ("image_shape", "class_names"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         for field in dataclasses.fields(self):
             message = check_value(field, getattr(self, field.name))
             if message:

@@ -1,6 +1,8 @@
-"""The MNIST input pipeline.
+"""The input pipeline, and MNIST's files.
 
-MNIST comes from one of two sources, both reduced to the same in-memory arrays:
+`make_dataset` batches any in-memory images (uint8 `[N, H, W, C]`; the
+sources of every dataset are in `keras_cgan.datasets`). MNIST comes from one
+of two sources, both reduced to the same in-memory arrays:
 
 * a local folder (`mnist_dir`, or the `KERAS_CGAN_MNIST_DIR` environment
   variable) holding the four standard IDX files (gzipped or not) or Keras'
@@ -167,6 +169,30 @@ def _load_npz(path: str, split: str) -> Tuple[np.ndarray, np.ndarray]:
     return _checked(images.astype(np.uint8)[..., None], labels.astype(np.uint8), path)
 
 
+def load_local_npz(directory: str, split: str, name: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Loads a split of an MNIST-format dataset from `<directory>/<name>.npz`.
+
+    Args:
+        directory: The folder.
+        split: "train" or "test".
+        name: The dataset's name, e.g. "fashion_mnist" (the file's stem).
+
+    Returns:
+        `(images, labels)`: uint8 `[N, 28, 28, 1]` and uint8 `[N]`.
+
+    Raises:
+        DataError: neither the four IDX files nor the .npz are there.
+    """
+    _check_split(split)
+    path = os.path.join(directory, f"{name}.npz")
+    if not os.path.isfile(path):
+        raise DataError(
+            f"no {name} files in {directory}: --data_dir needs the four IDX files "
+            f"(train-images-idx3-ubyte[.gz], ...) or {name}.npz"
+        )
+    return _load_npz(path, split)
+
+
 def _checked(images, labels, path):
     if len(labels) and labels.max() >= NUM_CLASSES:
         raise DataError(f"MNIST labels in {path} go up to {labels.max()}, expected 0..9")
@@ -256,7 +282,7 @@ def make_dataset(
     prefetch: int = -1,
     autotune: bool = True,
 ) -> tf.data.Dataset:
-    """Builds the batched `tf.data` pipeline from in-memory MNIST arrays.
+    """Builds the batched `tf.data` pipeline from in-memory image arrays.
 
     Two modes:
 
@@ -273,7 +299,7 @@ def make_dataset(
     prefetched.
 
     Args:
-        images: uint8 `[N, 28, 28, 1]` in 0..255.
+        images: uint8 `[N, H, W, C]` in 0..255 (MNIST: `[N, 28, 28, 1]`).
         labels: integer `[N]` in `0..num_classes-1`.
         batch_size: Examples per batch (<= N).
         shuffle: Shuffle the order within each epoch.
@@ -301,8 +327,8 @@ def make_dataset(
             and the pipeline is >100x faster than training anyway.
 
     Returns:
-        A dataset of `(images, labels)`: float32 `[B, 28, 28, 1]` in [0, 1] and
-        one-hot float32 `[B, num_classes]` (`raw`: uint8 `[B, 28, 28, 1]` and
+        A dataset of `(images, labels)`: float32 `[B, H, W, C]` in [0, 1] and
+        one-hot float32 `[B, num_classes]` (`raw`: uint8 `[B, H, W, C]` and
         int32 `[B]`); with `stack > 1`, each with a leading `[<=stack]` axis.
     """
     n = len(images)

@@ -16,6 +16,10 @@ how many generated digits lie closer to a training digit than real test digits
 do (`memorised_p1`, `memorised_p5`, `nn_ratio`; `keras_cgan.memorisation`) and
 draws the closest generated/training pairs.
 
+The data is the model's own dataset, as recorded in its config or export
+(`--dataset` and the other data flags choose it explicitly; MNIST without
+either). Metrics are comparable between models of one dataset only.
+
 The first run trains the reference classifier (about 1.5 minutes on 2 CPU
 cores) and caches it under `--classifier_dir`. The metrics are defined in
 `keras_cgan.evaluation`, the library this tool calls; flags are read only here.
@@ -23,6 +27,7 @@ Bad input (missing model, not an export, bad --num_samples, bad flags) ends the
 program with one line and exit status 2.
 """
 
+import json
 import os
 
 from absl import flags
@@ -38,7 +43,10 @@ FLAGS = flags.FLAGS
 def define_flags():
     flags.DEFINE_string("model", None, "A run folder, its export/ folder or a .keras file.")
     flags.DEFINE_integer(
-        "num_samples", 10000, "Generated digits, a multiple of 10 (>= 100), split evenly over 0-9."
+        "num_samples",
+        10000,
+        "Generated images, split evenly over the classes: a multiple of the class count, at "
+        "least 10 per class (MNIST: of 10, >= 100; the default is rounded up to one).",
     )
     flags.DEFINE_integer("seed", 0, "Seed of the generator's noise: same seed, same metrics.")
     flags.DEFINE_string("json", None, "Also write all metrics (per class too) to this JSON file.")
@@ -71,16 +79,65 @@ def define_flags():
         None,
         "Write the closest generated/training pairs of --model to this PNG (implies --memorisation).",
     )
-    config_flags.define_flags(only=("classifier_dir", "mnist_dir", "tfds_data_dir"))
+    config_flags.define_flags(
+        only=(
+            "classifier_dir",
+            "mnist_dir",
+            "tfds_data_dir",
+            "dataset",
+            "data_dir",
+            "image_size",
+            "eval_holdout",
+        )
+    )
+
+
+_RECORDED = ("dataset", "data_dir", "image_size", "eval_holdout")
+
+
+def _recorded_config(path, meta):
+    """The training config a model records (export metadata or config.json), or {}."""
+    if meta is not None:
+        return meta.get("training_config") or {}
+    config_path = os.path.join(path, "config.json")
+    if os.path.isfile(config_path):
+        try:
+            with open(config_path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+    return {}
+
+
+def data_source(flag_values, meta=None):
+    """The dataset to evaluate against: the flags', else the model's recorded one."""
+    from keras_cgan.datasets import DataSource
+
+    values = {
+        name: flag_values[name].value
+        for name in ("dataset", "data_dir", "mnist_dir", "tfds_data_dir", "image_size")
+    }
+    values["eval_holdout"] = flag_values.eval_holdout
+    if flag_values.model and not any(flag_values[name].present for name in _RECORDED):
+        recorded = _recorded_config(flag_values.model, meta)
+        for name in _RECORDED:
+            if recorded.get(name) is not None:
+                values[name] = recorded[name]
+    return DataSource(**values)
 
 
 def _check_flags(flag_values):
     """Everything that can be checked before TensorFlow loads."""
     if not flag_values.model and not flag_values.baseline:
         raise EvaluationError("nothing to evaluate: pass --model=PATH and/or --baseline")
-    check_num_samples(flag_values.num_samples)
+    meta = None
     if flag_values.model:
-        check_model_path(flag_values.model)
+        _, meta = check_model_path(flag_values.model, image_shape=None)
+    known = flag_values.model or flag_values.dataset == "mnist"  # Else: checked once loaded.
+    if known and (flag_values["num_samples"].present or not flag_values.model):
+        recorded = _recorded_config(flag_values.model, meta) if flag_values.model else {}
+        classes = meta["num_classes"] if meta else recorded.get("num_classes", 10)
+        check_num_samples(flag_values.num_samples, classes)
     for name in ("json", "memorisation_png"):
         value = getattr(flag_values, name)
         folder = os.path.dirname(os.path.abspath(value)) if value else None
@@ -88,9 +145,10 @@ def _check_flags(flag_values):
             raise EvaluationError(f"--{name}: folder {folder} does not exist")
     if flag_values.memorisation_png and not flag_values.model:
         raise EvaluationError("--memorisation_png draws --model's samples: pass --model too")
+    return meta
 
 
-def _extra_metrics(flag_values, train_images, train_labels):
+def _extra_metrics(flag_values, train_images, train_labels, num_classes):
     """The opt-in extra metrics the flags ask for (a list, possibly empty)."""
     import numpy as np
 
@@ -100,7 +158,8 @@ def _extra_metrics(flag_values, train_images, train_labels):
     if flag_values.cas:
         metrics.append(
             cas.CasMetric(
-                flag_values.cas_samples, class_counts=np.bincount(train_labels, minlength=10)
+                flag_values.cas_samples,
+                class_counts=np.bincount(train_labels, minlength=num_classes),
             )
         )
     if flag_values.memorisation or flag_values.memorisation_png:
@@ -110,22 +169,24 @@ def _extra_metrics(flag_values, train_images, train_labels):
 
 def main(argv):
     del argv  # Unused: positional arguments are rejected by `cli.run`.
-    _check_flags(FLAGS)
+    meta = _check_flags(FLAGS)
+    source = data_source(FLAGS, meta)
     cli.quiet_tensorflow()
-    from keras_cgan import data, evaluation, samplers
+    from keras_cgan import evaluation, samplers
 
-    train_images, train_labels = data.load_mnist(
-        "train", mnist_dir=FLAGS.mnist_dir, tfds_data_dir=FLAGS.tfds_data_dir
-    )
-    extra_metrics = _extra_metrics(FLAGS, train_images, train_labels)
+    train = source.load("train")
+    train_images, train_labels = train.images, train.labels
+    extra_metrics = _extra_metrics(FLAGS, train_images, train_labels, len(train.class_names))
     evaluator = evaluation.Evaluator(
         classifier_dir=FLAGS.classifier_dir,
-        mnist_dir=FLAGS.mnist_dir,
-        tfds_data_dir=FLAGS.tfds_data_dir,
+        source=source,
         verbose=2,
         extra_metrics=extra_metrics,
     )
     n, seed = FLAGS.num_samples, FLAGS.seed
+    if not FLAGS["num_samples"].present and n % evaluator.num_classes:
+        n = -(-n // evaluator.num_classes) * evaluator.num_classes  # Evenly over the classes.
+    check_num_samples(n, evaluator.num_classes)
     results = {}
     if FLAGS.model:
         results[FLAGS.model] = evaluator.evaluate(FLAGS.model, n, seed)
@@ -138,7 +199,8 @@ def main(argv):
     info = evaluator.classifier.info
     print(
         f"keras_cgan: {n} samples (seed {seed}) against the {evaluator.reference_size} "
-        f"MNIST test digits; reference classifier test accuracy {info['test_accuracy']:.4f}"
+        f"{source.dataset} test images; reference classifier test accuracy "
+        f"{info['test_accuracy']:.4f}"
     )
     print(evaluation.format_table(results))
     if FLAGS.model:
@@ -150,6 +212,7 @@ def main(argv):
             {
                 "num_samples": n,
                 "seed": seed,
+                "dataset": source.key,
                 "reference_size": evaluator.reference_size,
                 "classifier": dict(info, path=getattr(evaluator.classifier, "path", None)),
                 "results": {name: r.to_dict() for name, r in results.items()},

@@ -60,13 +60,13 @@ SUMMARY_METRICS = ("accuracy", "fid", "class_fid", "precision", "recall", "diver
 _RANGE_TOLERANCE = 1e-3  # Generated pixels may overshoot [0, 1] by this much (then clipped).
 
 
-def _checked_images(images, n, name):
+def _checked_images(images, n, name, image_shape=IMAGE_SHAPE):
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
-    if images.shape != (n,) + IMAGE_SHAPE:
+    if images.shape != (n,) + tuple(image_shape):
         raise EvaluationError(
-            f"{name} returned images of shape {images.shape}, expected ({n}, 28, 28, 1)"
+            f"{name} returned images of shape {images.shape}, expected {(n,) + tuple(image_shape)}"
         )
     if not np.issubdtype(images.dtype, np.floating):
         raise EvaluationError(f"{name} returned {images.dtype} images, expected floats in [0, 1]")
@@ -193,6 +193,10 @@ class Evaluator:
             test split.
         classifier_dir: Cache root of the reference classifier (None: the
             default, `~/.cache/keras_cgan/classifier`).
+        source: The dataset (`datasets.DataSource`): the classifier is trained
+            on its train split and the reference is its test split (or the
+            held-out part of a folder). None: MNIST from `mnist_dir` /
+            `tfds_data_dir`.
         mnist_dir: Local MNIST folder (None: `$KERAS_CGAN_MNIST_DIR`, then
             tensorflow-datasets).
         tfds_data_dir: tensorflow-datasets data directory.
@@ -214,20 +218,26 @@ class Evaluator:
         k: int = NEAREST_K,
         verbose: int = 0,
         extra_metrics=(),
+        source=None,
     ):
+        if source is None:
+            from keras_cgan.datasets import DataSource
+
+            source = DataSource(mnist_dir=mnist_dir, tfds_data_dir=tfds_data_dir)
         if classifier is None:
             from keras_cgan import classifier as classifier_lib
 
             classifier = classifier_lib.load_or_train(
-                classifier_dir, mnist_dir=mnist_dir, tfds_data_dir=tfds_data_dir, verbose=verbose
+                classifier_dir, source=source, verbose=verbose
             )
         if reference is None:
-            from keras_cgan import data
-
-            reference = data.load_mnist("test", mnist_dir=mnist_dir, tfds_data_dir=tfds_data_dir)
+            test = source.load("test")
+            reference = (test.images, test.labels)
+        self.source = source
         self.classifier = classifier
         self.k = int(k)
         images, labels = reference
+        self.image_shape = tuple(int(d) for d in np.shape(images)[1:])
         labels = np.asarray(labels, np.int64)
         features, probs = classifier.predict(images)
         self.num_classes = probs.shape[1]
@@ -272,10 +282,11 @@ class Evaluator:
         (about 1.5 minutes on 2 CPU cores); it never touches the global random
         state, so a run's training is the same with or without evaluation.
         """
+        from keras_cgan.datasets import DataSource
+
         return cls(
             classifier_dir=config.classifier_dir,
-            mnist_dir=config.mnist_dir,
-            tfds_data_dir=config.tfds_data_dir,
+            source=DataSource.from_config(config),
             verbose=2 if config.verbose else 0,
         )
 
@@ -307,13 +318,13 @@ class Evaluator:
         """
         start = time.perf_counter()
         check_num_samples(num_samples, self.num_classes)
-        sampler = as_sampler(generator)
+        sampler = as_sampler(generator, self.image_shape, self.num_classes)
         if sampler.num_classes is not None and sampler.num_classes != self.num_classes:
             raise EvaluationError(
                 f"{sampler.name} has {sampler.num_classes} classes, the evaluator {self.num_classes}"
             )
         labels = np.repeat(np.arange(self.num_classes), num_samples // self.num_classes)
-        images = _checked_images(sampler(labels, seed), len(labels), sampler.name)
+        images = _checked_images(sampler(labels, seed), len(labels), sampler.name, self.image_shape)
         return self.evaluate_images(images, labels, start=start, sampler=sampler, seed=seed)
 
     def evaluate_images(self, images, labels, start=None, sampler=None, seed=0) -> EvaluationResult:
@@ -332,7 +343,7 @@ class Evaluator:
         """
         start = time.perf_counter() if start is None else start
         labels = np.asarray(labels, np.int64)
-        images = _checked_images(images, len(labels), "the generator")
+        images = _checked_images(images, len(labels), "the generator", self.image_shape)
         if labels.ndim != 1 or (
             labels.size and (labels.min() < 0 or labels.max() >= self.num_classes)
         ):

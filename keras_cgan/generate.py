@@ -11,6 +11,9 @@ Examples:
     python -m keras_cgan.generate --model=runs/x/export --interpolate=3,8 --steps=10 --out=morph.png
     # Walk the noise with each class fixed (one row per digit).
     python -m keras_cgan.generate --model=runs/x/export --latent_walk --digits=27 --out=walk.png
+    # Classes by name (or id) for any dataset, e.g. Fashion-MNIST.
+    python -m keras_cgan.generate --model=runs/f/export --classes=sneaker,bag --per_class=8 \
+        --out=g.png
 
 `--model` is a run folder, its export (only the SavedModel is needed, see
 `keras_cgan.export`) or a `.keras` file. Bad input stops with one line and exit
@@ -30,12 +33,14 @@ import numpy as np
 from absl import flags
 
 from keras_cgan import cli
+from keras_cgan.datasets import short_name
 from keras_cgan.sampling import (
     GenerateError,
     grid_chunks,
     grid_labels,
     interpolation_strip,
     latent_walk,
+    parse_classes,
     parse_digits,
     parse_pair,
 )
@@ -107,7 +112,8 @@ def _write_png(images, rows, row_labels, path):
 
 
 def write_npz(path, total, image_parts, label_parts, image_shape=(28, 28)):
-    """Writes `images` float32 `[total, H, W]` and `labels` int64 `[total]` as an npz, in parts.
+    """Writes `images` float32 `[total, H, W]` (grey; `[total, H, W, 3]` RGB) and `labels`
+    int64 `[total]` as an npz, in parts.
 
     The file is the one `np.savez` makes (`np.load` reads it), but only one
     part is in memory at a time: each array is streamed into its zip entry.
@@ -118,14 +124,14 @@ def write_npz(path, total, image_parts, label_parts, image_shape=(28, 28)):
         image_parts: Iterable of float `[k, H, W, 1]` or `[k, H, W]` parts,
             `total` images in all, consumed one at a time.
         label_parts: Iterable of integer `[k]` parts, `total` labels in all.
-        image_shape: `(H, W)`.
+        image_shape: `(H, W)` or `(H, W, C)`; grey images are stored `[H, W]`.
 
     Raises:
         WriteError: the file could not be written (the previous one is kept).
     """
     from keras_cgan.fileio import write_atomic
 
-    shape = tuple(image_shape[:2])
+    shape = tuple(image_shape[:2]) if tuple(image_shape[2:]) in ((), (1,)) else tuple(image_shape)
 
     def entry(zf, name, dtype, full_shape, parts):
         header = {
@@ -165,11 +171,19 @@ FLAGS = flags.FLAGS
 def define_flags():
     """Defines the tool's flags (only when run as a program: no clashes on import)."""
     flags.DEFINE_string("model", None, "A run folder, its export/ folder or a .keras file.")
-    flags.DEFINE_string("digits", "0123456789", "Digits to draw, one row each, e.g. 0123456789.")
+    flags.DEFINE_string(
+        "digits", "0123456789", "Digits to draw, one row each (default: every class)."
+    )
     flags.DEFINE_integer("per_digit", 8, "Samples per digit (grid columns).", lower_bound=1)
+    flags.DEFINE_string(
+        "classes", None, "Classes to draw by name or id, comma-separated (e.g. sneaker,bag)."
+    )
+    flags.DEFINE_integer("per_class", None, "Samples per class (= --per_digit).", lower_bound=1)
     flags.DEFINE_integer("seed", None, "Seed of the noise (default: random).", lower_bound=0)
     flags.DEFINE_string("out", None, "Write a labelled grid PNG here.")
-    flags.DEFINE_string("npz", None, "Write images float32 [N,28,28] and labels int [N] here.")
+    flags.DEFINE_string(
+        "npz", None, "Write images float32 [N,H,W] (grey) or [N,H,W,3] and labels int [N] here."
+    )
     flags.DEFINE_string("interpolate", None, "Two digits 'a,b': a strip morphing a into b.")
     flags.DEFINE_integer("steps", 10, "Images per interpolation or latent-walk row.", lower_bound=2)
     flags.DEFINE_bool("latent_walk", False, "Walk the noise with each --digits class fixed.")
@@ -197,38 +211,46 @@ def main(argv):
     cli.quiet_tensorflow()
     generator = loading.load_generator(FLAGS.model)
     shape = tuple(generator.metadata["image_shape"])
-    digits = parse_digits(FLAGS.digits, generator.num_classes)
-    pair = parse_pair(FLAGS.interpolate, generator.num_classes) if FLAGS.interpolate else None
+    names = generator.class_names
+    if FLAGS.classes is not None:
+        digits = parse_classes(FLAGS.classes, names)
+    elif FLAGS["digits"].present:
+        digits = parse_digits(FLAGS.digits, generator.num_classes)
+    else:  # Every class (MNIST: 0123456789).
+        digits = list(range(generator.num_classes))
+    per_class = FLAGS.per_class or FLAGS.per_digit
+    row_labels = [short_name(names[d]) for d in digits]
+    pair = (
+        parse_pair(FLAGS.interpolate, generator.num_classes, names) if FLAGS.interpolate else None
+    )
     if pair is not None:
-        check_grid(FLAGS.per_digit, FLAGS.steps, False, shape, "--per_digit or --steps")
+        check_grid(per_class, FLAGS.steps, False, shape, "--per_class or --steps")
     elif FLAGS.latent_walk:
-        check_grid(len(digits), FLAGS.steps, True, shape, "--steps or --digits")
+        check_grid(len(digits), FLAGS.steps, True, shape, "--steps or --classes")
     elif FLAGS.out:
-        check_grid(len(digits), FLAGS.per_digit, True, shape, "--per_digit or --digits", npz=True)
-    total = len(digits) * FLAGS.per_digit
+        check_grid(len(digits), per_class, True, shape, "--per_class or --classes", npz=True)
+    total = len(digits) * per_class
     if FLAGS.npz:
         check_npz_space(FLAGS.npz, total, shape)
 
     if pair is not None:
-        images = interpolation_strip(generator, pair, FLAGS.steps, FLAGS.per_digit, FLAGS.seed)
-        _write_png(images, FLAGS.per_digit, None, FLAGS.out)
+        images = interpolation_strip(generator, pair, FLAGS.steps, per_class, FLAGS.seed)
+        _write_png(images, per_class, None, FLAGS.out)
         written = [FLAGS.out]
     elif FLAGS.latent_walk:
         images = latent_walk(generator, digits, FLAGS.steps, FLAGS.seed)
-        _write_png(images, len(digits), digits, FLAGS.out)
+        _write_png(images, len(digits), row_labels, FLAGS.out)
         written = [FLAGS.out]
     else:
-        parts = (
-            images for images, _ in grid_chunks(generator, digits, FLAGS.per_digit, FLAGS.seed)
-        )
+        parts = (images for images, _ in grid_chunks(generator, digits, per_class, FLAGS.seed))
         written = []
         if FLAGS.out:  # At most MAX_GRID_PIXELS: small enough to hold at once.
             images = np.concatenate(list(parts))
-            _write_png(images, len(digits), digits, FLAGS.out)
+            _write_png(images, len(digits), row_labels, FLAGS.out)
             written.append(FLAGS.out)
             parts = [images]
         if FLAGS.npz:
-            labels = grid_labels(digits, FLAGS.per_digit)
+            labels = grid_labels(digits, per_class)
             write_npz(FLAGS.npz, total, parts, labels, shape)
             written.append(FLAGS.npz)
     print(f"keras_cgan: wrote {', '.join(written)}")

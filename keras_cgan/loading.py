@@ -9,7 +9,7 @@
 * a `.keras` file saved by `ConditionalGAN.save` (a run's `model.keras`).
 
 `load_generator` returns an object with `latent_dim`, `num_classes`,
-`metadata` and `generate` / `generate_soft`, whatever the source; the noise of
+`class_names`, `metadata` and `generate` / `generate_soft`, whatever the source; the noise of
 `generate(labels, seed=s)` is drawn the same way for all three, so a run, its
 `model.keras` and its export draw the same images. `load_gan` gives the
 `ConditionalGAN` itself (for re-exporting). `check_model_path` says what a
@@ -22,6 +22,7 @@ import numpy as np
 
 from keras_cgan import export
 from keras_cgan.errors import ModelError
+from keras_cgan.sampling import as_class_ids
 
 EXPORT, RUN, KERAS = "export", "run", "keras"
 
@@ -157,10 +158,11 @@ class GanGenerator:
         self.latent_dim = int(gan.latent_dim)
         self.num_classes = int(gan.num_classes)
         self.metadata = export.export_metadata(gan, config)
+        self.class_names = tuple(self.metadata["class_names"])
 
     def generate(self, labels, noise=None, seed=None):
-        """Images float32 `[N, 28, 28, 1]` in [0, 1]; see `ExportedGenerator.generate`."""
-        labels = np.asarray(labels).reshape(-1)
+        """Images float32 `[N, H, W, C]` in [0, 1]; see `ExportedGenerator.generate`."""
+        labels = as_class_ids(labels, self.class_names)
         if noise is None:
             rng = np.random.default_rng(seed)
             noise = rng.standard_normal((len(labels), self.latent_dim), dtype=np.float32)

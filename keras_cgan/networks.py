@@ -1,14 +1,19 @@
 """Builders for the generator and discriminator networks.
 
 Every generator maps `[noise, one_hot]` (float32 `[B, latent_dim]` and float32
-`[B, num_classes]`) to images float32 `[B, 28, 28, 1]` in [0, 1]. Every
-discriminator maps `[images, one_hot]` to one real-vs-fake logit per example,
-float32 `[B, 1]`. Labels condition the generators by concatenation to z, as
-in Mirza & Osindero (2014), or (dcgan_cbn) through class-conditional batch
-normalisation (de Vries et al., 2017; as in BigGAN); the discriminators take
-them by concatenation (mlp, dcgan) or by projection (dcgan_proj, dcgan_cbn;
-Miyato & Koyama, 2018).
+`[B, num_classes]`) to images float32 `[B, H, W, C]` in [0, 1] (`image_shape`,
+MNIST's `[28, 28, 1]` by default). Every discriminator maps `[images, one_hot]`
+to one real-vs-fake logit per example, float32 `[B, 1]`. `mlp` builds any
+shape; the conv networks build square images whose side is a multiple of 4,
+grey or RGB, with one more up/downsampling block each time the side doubles
+past 32 (28 -> 7x7 start, 32 -> 8x8, 64 -> 8x8 with three blocks, ...). Labels condition the generators by concatenation to z, as
+in Mirza & Osindero (2014), or (dcgan_cbn, MNIST's shape only) through
+class-conditional batch normalisation (de Vries et al., 2017; as in BigGAN);
+the discriminators take them by concatenation (mlp, dcgan) or by projection
+(dcgan_proj, dcgan_cbn; Miyato & Koyama, 2018).
 """
+
+import math
 
 import keras
 from keras import layers
@@ -33,8 +38,38 @@ def _inputs(first_shape, first_name, num_classes):
     return first, label
 
 
-def mlp_generator(latent_dim=100, num_classes=10, hidden_units=128, name="generator", dtype=None):
-    """The tutorial's generator: concat(z, y) -> Dense(relu) -> Dense(784, sigmoid).
+def conv_blocks(image_shape, arch="dcgan"):
+    """`(start side, up/downsampling blocks)` of the conv networks for `image_shape`.
+
+    The side is divided by 4 (two stride-2 blocks), then halved by one more
+    block while it stays even and above 8: 28 -> (7, 2), 32 -> (8, 2), 64 ->
+    (8, 3), 128 -> (8, 4).
+
+    Raises:
+        ConfigError: not a square grey/RGB image whose side is a multiple of 4.
+    """
+    h, w, c = image_shape
+    if h != w or h % 4 or h < 8 or c not in (1, 3):
+        raise ConfigError(
+            f"--arch={arch} builds square grey or RGB images whose side is a multiple of 4, "
+            f"the dataset has {h}x{w}x{c}: pass --image_size=N (e.g. "
+            f"{max(8, 4 * round(max(h, w) / 4))}) or --arch=mlp"
+        )
+    side, blocks = h // 4, 2
+    while side > 8 and side % 2 == 0:
+        side, blocks = side // 2, blocks + 1
+    return side, blocks
+
+
+def mlp_generator(
+    latent_dim=100,
+    num_classes=10,
+    hidden_units=128,
+    name="generator",
+    dtype=None,
+    image_shape=IMAGE_SHAPE,
+):
+    """The tutorial's generator: concat(z, y) -> Dense(relu) -> Dense(H*W*C, sigmoid).
 
     Args:
         latent_dim: Width of the noise input.
@@ -42,9 +77,10 @@ def mlp_generator(latent_dim=100, num_classes=10, hidden_units=128, name="genera
         hidden_units: Width of the hidden layer.
         name: Model name.
         dtype: Layer dtype policy, e.g. "mixed_float16" (None: the global one).
+        image_shape: `(H, W, C)` of the images.
 
     Returns:
-        A functional `keras.Model` `[noise, one_hot] -> images [B, 28, 28, 1]`.
+        A functional `keras.Model` `[noise, one_hot] -> images [B, H, W, C]`.
     """
     noise, label = _inputs((latent_dim,), "noise", num_classes)
     x = layers.Concatenate(name="concat", dtype=dtype)([noise, label])
@@ -52,13 +88,19 @@ def mlp_generator(latent_dim=100, num_classes=10, hidden_units=128, name="genera
         hidden_units, activation="relu", kernel_initializer=_INIT, name="hidden", dtype=dtype
     )(x)
     x = layers.Dense(
-        784, activation="sigmoid", kernel_initializer=_INIT, name="pixels", dtype=dtype
+        math.prod(image_shape),
+        activation="sigmoid",
+        kernel_initializer=_INIT,
+        name="pixels",
+        dtype=dtype,
     )(x)
-    images = layers.Reshape(IMAGE_SHAPE, name="images", dtype=dtype)(x)
+    images = layers.Reshape(tuple(image_shape), name="images", dtype=dtype)(x)
     return keras.Model([noise, label], images, name=name)
 
 
-def mlp_discriminator(num_classes=10, hidden_units=128, name="discriminator", dtype=None):
+def mlp_discriminator(
+    num_classes=10, hidden_units=128, name="discriminator", dtype=None, image_shape=IMAGE_SHAPE
+):
     """The tutorial's discriminator: concat(flat image, y) -> Dense(relu) -> Dense(1).
 
     Args:
@@ -66,11 +108,12 @@ def mlp_discriminator(num_classes=10, hidden_units=128, name="discriminator", dt
         hidden_units: Width of the hidden layer.
         name: Model name.
         dtype: Layer dtype policy, e.g. "mixed_float16" (None: the global one).
+        image_shape: `(H, W, C)` of the images.
 
     Returns:
         A functional `keras.Model` `[images, one_hot] -> logits [B, 1]`.
     """
-    image, label = _inputs(IMAGE_SHAPE, "images", num_classes)
+    image, label = _inputs(tuple(image_shape), "images", num_classes)
     x = layers.Flatten(name="flatten", dtype=dtype)(image)
     x = layers.Concatenate(name="concat", dtype=dtype)([x, label])
     x = layers.Dense(
@@ -80,11 +123,20 @@ def mlp_discriminator(num_classes=10, hidden_units=128, name="discriminator", dt
     return keras.Model([image, label], logits, name=name)
 
 
-def dcgan_generator(latent_dim=100, num_classes=10, filters=64, name="generator", dtype=None):
+def dcgan_generator(
+    latent_dim=100,
+    num_classes=10,
+    filters=64,
+    name="generator",
+    dtype=None,
+    image_shape=IMAGE_SHAPE,
+):
     """A light DCGAN generator conditioned by concatenating the label to z.
 
-    concat(z, y) -> Dense(7*7*2f) -> BN -> ReLU -> ConvT(f, 4, stride 2) -> BN
-    -> ReLU -> ConvT(1, 4, stride 2, sigmoid).
+    For MNIST: concat(z, y) -> Dense(7*7*2f) -> BN -> ReLU -> ConvT(f, 4,
+    stride 2) -> BN -> ReLU -> ConvT(1, 4, stride 2, sigmoid). In general it
+    starts at `s x s x 2^(n-1) f` and runs n-1 ConvT-BN-ReLU blocks (`up1`,
+    ...), halving the filters, before the last ConvT(C) (`conv_blocks`: s, n).
 
     Args:
         latent_dim: Width of the noise input.
@@ -92,23 +144,33 @@ def dcgan_generator(latent_dim=100, num_classes=10, filters=64, name="generator"
         filters: Base filter count `f`.
         name: Model name.
         dtype: Layer dtype policy, e.g. "mixed_float16" (None: the global one).
+        image_shape: `(H, W, C)`: square, H a multiple of 4, C 1 or 3.
 
     Returns:
-        A functional `keras.Model` `[noise, one_hot] -> images [B, 28, 28, 1]`.
+        A functional `keras.Model` `[noise, one_hot] -> images [B, H, W, C]`.
     """
+    side, blocks = conv_blocks(image_shape)
+    width = 2 ** (blocks - 1) * filters
     noise, label = _inputs((latent_dim,), "noise", num_classes)
     x = layers.Concatenate(name="concat", dtype=dtype)([noise, label])
-    x = layers.Dense(7 * 7 * 2 * filters, use_bias=False, name="project", dtype=dtype)(x)
+    x = layers.Dense(side * side * width, use_bias=False, name="project", dtype=dtype)(x)
     x = layers.BatchNormalization(name="project_bn", dtype=dtype)(x)
     x = layers.ReLU(dtype=dtype)(x)
-    x = layers.Reshape((7, 7, 2 * filters), dtype=dtype)(x)
-    x = layers.Conv2DTranspose(
-        filters, 4, strides=2, padding="same", use_bias=False, name="up1", dtype=dtype
-    )(x)
-    x = layers.BatchNormalization(name="up1_bn", dtype=dtype)(x)
-    x = layers.ReLU(dtype=dtype)(x)
+    x = layers.Reshape((side, side, width), dtype=dtype)(x)
+    for i in range(1, blocks):
+        x = layers.Conv2DTranspose(
+            width // 2**i, 4, strides=2, padding="same", use_bias=False, name=f"up{i}", dtype=dtype
+        )(x)
+        x = layers.BatchNormalization(name=f"up{i}_bn", dtype=dtype)(x)
+        x = layers.ReLU(dtype=dtype)(x)
     images = layers.Conv2DTranspose(
-        1, 4, strides=2, padding="same", activation="sigmoid", name="images", dtype=dtype
+        image_shape[-1],
+        4,
+        strides=2,
+        padding="same",
+        activation="sigmoid",
+        name="images",
+        dtype=dtype,
     )(x)
     return keras.Model([noise, label], images, name=name)
 
@@ -182,18 +244,23 @@ def cbn_generator(latent_dim=100, num_classes=10, filters=64, name="generator", 
     return keras.Model([noise, label], images, name=name)
 
 
-def _downsample(x, filters, dtype):
-    """The conv discriminators' shared stem, `[B, 28, 28, C]` -> `[B, 7, 7, 2f]`.
+def _downsample(x, filters, dtype, blocks=2):
+    """The conv discriminators' shared stem, e.g. `[B, 28, 28, C]` -> `[B, 7, 7, 2f]`.
 
-    Conv(f, 4, stride 2) -> LeakyReLU -> Conv(2f, 4, stride 2) -> LeakyReLU.
+    Conv(f, 4, stride 2) -> LeakyReLU -> Conv(2f, 4, stride 2) -> LeakyReLU,
+    then more such blocks (`down3`, ...) doubling the filters, `blocks` in all.
     """
-    x = layers.Conv2D(filters, 4, strides=2, padding="same", name="down1", dtype=dtype)(x)
-    x = layers.LeakyReLU(0.2, dtype=dtype)(x)
-    x = layers.Conv2D(2 * filters, 4, strides=2, padding="same", name="down2", dtype=dtype)(x)
-    return layers.LeakyReLU(0.2, dtype=dtype)(x)
+    for i in range(blocks):
+        x = layers.Conv2D(
+            2**i * filters, 4, strides=2, padding="same", name=f"down{i + 1}", dtype=dtype
+        )(x)
+        x = layers.LeakyReLU(0.2, dtype=dtype)(x)
+    return x
 
 
-def dcgan_discriminator(num_classes=10, filters=64, name="discriminator", dtype=None):
+def dcgan_discriminator(
+    num_classes=10, filters=64, name="discriminator", dtype=None, image_shape=IMAGE_SHAPE
+):
     """A light DCGAN discriminator; the label is tiled into extra input channels.
 
     concat(image, tiled y) -> Conv(f, 4, stride 2) -> LeakyReLU -> Conv(2f, 4,
@@ -204,23 +271,27 @@ def dcgan_discriminator(num_classes=10, filters=64, name="discriminator", dtype=
         filters: Base filter count `f`.
         name: Model name.
         dtype: Layer dtype policy, e.g. "mixed_float16" (None: the global one).
+        image_shape: `(H, W, C)`: square, H a multiple of 4, C 1 or 3.
 
     Returns:
         A functional `keras.Model` `[images, one_hot] -> logits [B, 1]`.
     """
-    image, label = _inputs(IMAGE_SHAPE, "images", num_classes)
+    _, blocks = conv_blocks(image_shape)
+    image, label = _inputs(tuple(image_shape), "images", num_classes)
     label_maps = layers.Reshape((1, 1, num_classes), dtype=dtype)(label)
-    label_maps = layers.UpSampling2D(size=IMAGE_SHAPE[:2], name="tile_labels", dtype=dtype)(
+    label_maps = layers.UpSampling2D(size=tuple(image_shape[:2]), name="tile_labels", dtype=dtype)(
         label_maps
     )
     x = layers.Concatenate(name="concat", dtype=dtype)([image, label_maps])
-    x = layers.Flatten(dtype=dtype)(_downsample(x, filters, dtype))
+    x = layers.Flatten(dtype=dtype)(_downsample(x, filters, dtype, blocks))
     x = layers.Concatenate(name="concat_label", dtype=dtype)([x, label])
     logits = layers.Dense(1, name="logit", dtype=_logit_dtype(dtype))(x)
     return keras.Model([image, label], logits, name=name)
 
 
-def projection_discriminator(num_classes=10, filters=64, name="discriminator", dtype=None):
+def projection_discriminator(
+    num_classes=10, filters=64, name="discriminator", dtype=None, image_shape=IMAGE_SHAPE
+):
     """A light DCGAN discriminator with projection conditioning (Miyato & Koyama, 2018).
 
     image -> Conv(f, 4, stride 2) -> LeakyReLU -> Conv(2f, 4, stride 2) ->
@@ -235,12 +306,16 @@ def projection_discriminator(num_classes=10, filters=64, name="discriminator", d
         filters: Base filter count `f`.
         name: Model name.
         dtype: Layer dtype policy, e.g. "mixed_float16" (None: the global one).
+        image_shape: `(H, W, C)`: square, H a multiple of 4, C 1 or 3.
 
     Returns:
         A functional `keras.Model` `[images, one_hot] -> logits [B, 1]`.
     """
-    image, label = _inputs(IMAGE_SHAPE, "images", num_classes)
-    features = layers.Flatten(name="features", dtype=dtype)(_downsample(image, filters, dtype))
+    _, blocks = conv_blocks(image_shape, "dcgan_proj")
+    image, label = _inputs(tuple(image_shape), "images", num_classes)
+    features = layers.Flatten(name="features", dtype=dtype)(
+        _downsample(image, filters, dtype, blocks)
+    )
     logit_dtype = _logit_dtype(dtype)
     unconditional = layers.Dense(1, name="logit", dtype=logit_dtype)(features)
     embedding = layers.Dense(
@@ -251,7 +326,9 @@ def projection_discriminator(num_classes=10, filters=64, name="discriminator", d
     return keras.Model([image, label], logits, name=name)
 
 
-def build_networks(arch="mlp", latent_dim=100, num_classes=10, hidden_units=128, dtype=None):
+def build_networks(
+    arch="mlp", latent_dim=100, num_classes=10, hidden_units=128, dtype=None, image_shape=None
+):
     """Builds a matching (generator, discriminator) pair.
 
     Args:
@@ -262,26 +339,38 @@ def build_networks(arch="mlp", latent_dim=100, num_classes=10, hidden_units=128,
         num_classes: Number of label classes.
         hidden_units: Hidden width (mlp) or base filter count (dcgan).
         dtype: Layer dtype policy for both networks, e.g. "mixed_bfloat16".
+        image_shape: `(H, W, C)` of the images (None: MNIST's 28x28x1).
 
     Returns:
         `(generator, discriminator)` functional models.
+
+    Raises:
+        ConfigError: an unknown arch, or a shape the conv networks cannot build.
     """
+    shape = dict(dtype=dtype, image_shape=tuple(image_shape or IMAGE_SHAPE))
     if arch == "mlp":
         return (
-            mlp_generator(latent_dim, num_classes, hidden_units, dtype=dtype),
-            mlp_discriminator(num_classes, hidden_units, dtype=dtype),
+            mlp_generator(latent_dim, num_classes, hidden_units, **shape),
+            mlp_discriminator(num_classes, hidden_units, **shape),
         )
     if arch == "dcgan":
+        conv_blocks(shape["image_shape"], arch)
         return (
-            dcgan_generator(latent_dim, num_classes, hidden_units, dtype=dtype),
-            dcgan_discriminator(num_classes, hidden_units, dtype=dtype),
+            dcgan_generator(latent_dim, num_classes, hidden_units, **shape),
+            dcgan_discriminator(num_classes, hidden_units, **shape),
         )
     if arch == "dcgan_proj":
+        conv_blocks(shape["image_shape"], arch)
         return (
-            dcgan_generator(latent_dim, num_classes, hidden_units, dtype=dtype),
-            projection_discriminator(num_classes, hidden_units, dtype=dtype),
+            dcgan_generator(latent_dim, num_classes, hidden_units, **shape),
+            projection_discriminator(num_classes, hidden_units, **shape),
         )
     if arch == "dcgan_cbn":
+        if shape["image_shape"] != IMAGE_SHAPE:
+            raise ConfigError(
+                f"--arch=dcgan_cbn builds 28x28x1 images only, the dataset has "
+                f"{'x'.join(map(str, shape['image_shape']))}: use --arch=dcgan_proj or --arch=mlp"
+            )
         return (
             cbn_generator(latent_dim, num_classes, hidden_units, dtype=dtype),
             projection_discriminator(num_classes, hidden_units, dtype=dtype),

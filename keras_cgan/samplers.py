@@ -19,12 +19,16 @@ IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 
 
-def check_model_path(path) -> Tuple[str, Optional[dict]]:
+def check_model_path(
+    path, image_shape=IMAGE_SHAPE, num_classes=NUM_CLASSES
+) -> Tuple[str, Optional[dict]]:
     """Checks that `path` names a model `as_sampler` can load, without TensorFlow.
 
     Args:
         path: A run folder, a SavedModel export folder (see `keras_cgan.export`)
             or a `.keras` file.
+        image_shape, num_classes: What the evaluator measures (an export
+            making other images is refused; None: not checked).
 
     Returns:
         `(kind, metadata)` as `loading.check_model_path`.
@@ -36,12 +40,15 @@ def check_model_path(path) -> Tuple[str, Optional[dict]]:
         kind, meta = loading.check_model_path(path)
     except ModelError as e:
         raise EvaluationError(str(e)) from None
-    if meta is not None and (
-        tuple(meta["image_shape"]) != IMAGE_SHAPE or meta["num_classes"] != NUM_CLASSES
+    if (
+        meta is not None
+        and image_shape is not None
+        and (tuple(meta["image_shape"]) != tuple(image_shape) or meta["num_classes"] != num_classes)
     ):
         raise EvaluationError(
-            f"{path} generates {meta['image_shape']} images of {meta['num_classes']} classes: the "
-            f"evaluator measures MNIST generators ({list(IMAGE_SHAPE)}, {NUM_CLASSES} classes)"
+            f"{path} generates {meta['image_shape']} images of {meta['num_classes']} classes: "
+            f"the evaluator measures {list(image_shape)} images of {num_classes} classes "
+            "(pass the --dataset it was trained on)"
         )
     return kind, meta
 
@@ -75,7 +82,7 @@ def _noise_sampler(model, name):
     return Sampler(sample, getattr(model, "num_classes", None), name)
 
 
-def as_sampler(generator) -> Sampler:
+def as_sampler(generator, image_shape=IMAGE_SHAPE, num_classes=NUM_CLASSES) -> Sampler:
     """Turns whatever describes a generator into a `Sampler`.
 
     Args:
@@ -90,6 +97,8 @@ def as_sampler(generator) -> Sampler:
             * a callable `fn(labels) -> images`, or `fn(labels, seed=seed)` if
               it takes a `seed` argument (otherwise its own randomness decides
               whether it repeats).
+        image_shape, num_classes: What the evaluator measures: an export path
+            for other images is refused before it loads.
 
     Returns:
         A `Sampler`.
@@ -101,7 +110,7 @@ def as_sampler(generator) -> Sampler:
         return generator
     if isinstance(generator, (str, os.PathLike)):
         path = os.fspath(generator)
-        check_model_path(path)
+        check_model_path(path, image_shape, num_classes)
         try:
             return _noise_sampler(loading.load_generator(path), path)
         except ModelError as e:
@@ -130,29 +139,30 @@ def real_data_sampler(images, labels) -> Sampler:
         labels: int `[M]`.
     """
     images = np.asarray(images)
-    by_class = [np.flatnonzero(np.asarray(labels) == c) for c in range(NUM_CLASSES)]
+    num_classes = int(np.max(labels)) + 1
+    by_class = [np.flatnonzero(np.asarray(labels) == c) for c in range(num_classes)]
 
     def sample(wanted, seed):
         rng = np.random.default_rng(seed)
         wanted = np.asarray(wanted)
         picked = np.empty(len(wanted), np.int64)
-        for c in range(NUM_CLASSES):
+        for c in range(num_classes):
             slots = np.flatnonzero(wanted == c)
             pool = by_class[c]
             picked[slots] = rng.choice(pool, len(slots), replace=len(slots) > len(pool))
         return images[picked].astype(np.float32) / 255.0
 
-    return Sampler(sample, NUM_CLASSES, "real data")
+    return Sampler(sample, num_classes, "real data")
 
 
-def noise_sampler() -> Sampler:
-    """A broken generator: uniform noise pixels whatever the label."""
+def noise_sampler(image_shape=IMAGE_SHAPE, num_classes=NUM_CLASSES) -> Sampler:
+    """A broken generator: uniform noise pixels `image_shape` whatever the label."""
 
     def sample(labels, seed):
         rng = np.random.default_rng(seed)
-        return rng.uniform(size=(len(labels),) + IMAGE_SHAPE).astype(np.float32)
+        return rng.uniform(size=(len(labels),) + tuple(image_shape)).astype(np.float32)
 
-    return Sampler(sample, NUM_CLASSES, "noise")
+    return Sampler(sample, num_classes, "noise")
 
 
 def collapsed_sampler(images, labels) -> Sampler:
@@ -163,14 +173,15 @@ def collapsed_sampler(images, labels) -> Sampler:
         labels: int `[M]` with every class present.
     """
     labels = np.asarray(labels)
-    first = np.stack([images[np.flatnonzero(labels == c)[0]] for c in range(NUM_CLASSES)])
+    num_classes = int(labels.max()) + 1
+    first = np.stack([images[np.flatnonzero(labels == c)[0]] for c in range(num_classes)])
     first = first.astype(np.float32) / 255.0
 
     def sample(wanted, seed):
         del seed  # Always the same images.
         return first[np.asarray(wanted)]
 
-    return Sampler(sample, NUM_CLASSES, "collapsed")
+    return Sampler(sample, num_classes, "collapsed")
 
 
 BASELINE_NAMES = (

@@ -30,13 +30,70 @@ def parse_digits(text, num_classes=10, name="--digits"):
     return digits
 
 
-def parse_pair(text, num_classes=10):
-    """Parses "3,8" into (3, 8) for --interpolate."""
+def class_id(part, class_names, name="--classes", text=None):
+    """The class id of one class name or id (see `parse_classes`)."""
+    from keras_cgan.datasets import short_name
+
+    names = [str(n) for n in class_names]
+    part = str(part).strip()
+    if part in names:
+        return names.index(part)
+    for i, n in enumerate(names):
+        if part.lower() in (n.lower(), short_name(n, 64).lower()):
+            return i
+    if part.isdigit() and int(part) < len(names):
+        return int(part)
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    raise GenerateError(
+        f"{name}={text if text is not None else part!r}: {part!r} is not a class name or an "
+        f"id in 0..{len(names) - 1} (classes: {shown})"
+    )
+
+
+def parse_classes(text, class_names, name="--classes"):
+    """Parses comma-separated class names or ids into class ids.
+
+    A part matches a class name exactly, then ignoring case (the full name or
+    its grid label, e.g. "t-shirt" for "T-shirt/top"), then as an integer id.
+
+    Args:
+        text: e.g. "sneaker,bag", "7,8" or "Sneaker, 8".
+        class_names: The model's class names, in label order.
+        name: The flag, for messages.
+
+    Returns:
+        A list of int class ids, in the order given.
+
+    Raises:
+        GenerateError: empty, or a part that is neither a class name nor an id.
+    """
+    parts = [p.strip() for p in str(text or "").split(",")]
+    if not any(parts):
+        raise GenerateError(f"{name} is empty: give class names or ids, e.g. {name}=0,1")
+    return [class_id(part, class_names, name, repr(text)) for part in parts]
+
+
+def as_class_ids(labels, class_names):
+    """Labels given as ids or class names (e.g. `["sneaker", "bag"]`) as int32 ids `[N]`.
+
+    Raises:
+        GenerateError: a name that is not a class.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    if labels.dtype.kind in "USO":
+        labels = np.asarray([class_id(x, class_names, "labels") for x in labels], np.int32)
+    return labels
+
+
+def parse_pair(text, num_classes=10, class_names=None):
+    """Parses "3,8" (or two class names, "sneaker,bag") into (3, 8) for --interpolate."""
     parts = text.split(",")
     if len(parts) != 2:
         raise GenerateError(
             f"--interpolate={text!r}: give two digits separated by a comma, e.g. 3,8"
         )
+    if class_names is not None and not all(p.strip().isdigit() for p in parts):
+        return tuple(parse_classes(text, class_names, "--interpolate"))
     a, b = (p.strip() for p in parts)
     for p in (a, b):
         if len(p) != 1:

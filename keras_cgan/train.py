@@ -13,6 +13,7 @@ from keras_cgan import callbacks as callbacks_lib
 from keras_cgan import (
     checkpoint,
     data,
+    datasets,
     distribute,
     export,
     fileio,
@@ -95,6 +96,7 @@ def make_callbacks(
         os.path.join(workdir, "samples"),
         every=config.sample_every,
         seed=config.seed,
+        row_labels=[datasets.short_name(n) for n in datasets.class_names_of(config)],
         tensorboard_dir=tb_dir and os.path.join(tb_dir, "samples"),
         writer=writer,
     )
@@ -144,8 +146,13 @@ def _say(config, message):
         print(f"keras_cgan: {message}", flush=True)
 
 
-def train(config: TrainConfig, callbacks=(), strategy=None, evaluator=None) -> ConditionalGAN:
-    """Trains a conditional GAN on MNIST, resuming the run in `config.workdir`.
+def train(
+    config: TrainConfig, callbacks=(), strategy=None, evaluator=None
+) -> ConditionalGAN:
+    """Trains a conditional GAN on `config.dataset`, resuming the run in `config.workdir`.
+
+    The dataset's image shape, class count and class names are filled into
+    the config (`datasets.configure`) before anything is built or written.
 
     Writes `config.json` (the effective config, seed included), `metrics.csv`
     (with `eval_*` columns every `eval_every` epochs), `metrics.png`, `samples/epoch_NNNN.png`, `samples/progress.gif`,
@@ -177,7 +184,7 @@ def train(config: TrainConfig, callbacks=(), strategy=None, evaluator=None) -> C
         The trained `ConditionalGAN`.
 
     Raises:
-        DataError: MNIST could not be loaded (the message says how to fix it).
+        DataError: the dataset could not be loaded (the message says how to fix it).
         ConfigError: the workdir's run was made with another model or
             optimizer configuration.
         TrainingDiverged: a loss or weight became NaN/Inf (last good
@@ -210,6 +217,10 @@ def _train(config, callbacks, strategy, evaluator):
     # The effective settings, written to config.json; a combination that
     # cannot run stops here, before anything is moved or written.
     settings = runtime.resolve(config, strategy)
+    dataset = datasets.load_dataset(
+        datasets.DataSource.from_config(config), "train", config.train_examples
+    )
+    config = datasets.configure(config, dataset)
     workdir = config.workdir
     ckpt_dir = os.path.join(workdir, "checkpoints")
     ckpt = checkpoint.find_checkpoint(ckpt_dir)
@@ -232,12 +243,7 @@ def _train(config, callbacks, strategy, evaluator):
 
     if not chief:
         evaluator = None
-    images, labels = data.load_mnist(
-        "train",
-        mnist_dir=config.mnist_dir,
-        tfds_data_dir=config.tfds_data_dir,
-        num_examples=config.train_examples,
-    )
+    images, labels = dataset.images, dataset.labels
     steps = len(images) // config.batch_size
     if chief:
         os.makedirs(workdir, exist_ok=True)

@@ -274,7 +274,7 @@ def _write(path, text):
                     ),
                 )
             ),
-            "evaluator measures MNIST generators",
+            "the evaluator measures \\[28, 28, 1\\] images of 10 classes",
         ),
     ],
 )

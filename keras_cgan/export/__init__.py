@@ -3,16 +3,16 @@ r"""SavedModel export of a trained generator, loadable without keras_cgan.
 `export_generator(gan, directory)` writes a SavedModel that plain
 `tf.saved_model.load(directory)` serves in any process, with signatures:
 
-* `serving_default(labels int32 [N]) -> {"images": float32 [N, 28, 28, 1]}`
-  in [0, 1], fresh noise drawn inside on every call and in every process;
+* `serving_default(labels int32 [N]) -> {"images": float32 [N, H, W, C]}`
+  in [0, 1] (the training images' shape, `[N, 28, 28, 1]` for MNIST), fresh noise drawn inside on every call and in every process;
 * `generate(noise float32 [N, latent_dim], labels int32 [N]) -> {"images"}`:
   deterministic, equal to the in-memory generator;
 * `generate_soft(noise float32 [N, latent_dim], one_hot float32 [N, classes])
   -> {"images"}`: any mix of classes (class interpolation).
 
 Labels outside 0..num_classes-1, or noise of the wrong width, fail with an
-InvalidArgument error that says so. Metadata (latent_dim, num_classes, image
-shape, value range, training config) is in `assets/keras_cgan.json` and in the
+InvalidArgument error that says so. Metadata (latent_dim, num_classes, class
+names, dataset, image shape, value range, training config) is in `assets/keras_cgan.json` and in the
 string variable `loaded.metadata`.
 
 Command line, to (re-)export a run's latest state or a saved `.keras` model
@@ -34,6 +34,7 @@ import tempfile
 
 import numpy as np
 
+from keras_cgan.datasets import class_names_of
 from keras_cgan.errors import ModelError
 
 # TensorFlow (and keras_cgan modules that import it) load inside functions, so
@@ -147,29 +148,35 @@ def export_metadata(gan, config=None):
     """The metadata dict stored with an export."""
     from keras_cgan import __version__
 
+    shape = [int(d) for d in gan.generator.output_shape[1:]]
+    images = "float32 [N, " + ", ".join(str(d) for d in shape) + "]"
     return {
         "format": FORMAT,
         "keras_cgan_version": __version__,
         "latent_dim": int(gan.latent_dim),
         "num_classes": int(gan.num_classes),
-        "image_shape": [int(d) for d in gan.generator.output_shape[1:]],
+        "image_shape": shape,
+        "dataset": config.dataset if config is not None else None,
+        "class_names": list(
+            class_names_of(config if config is not None else {"num_classes": gan.num_classes})
+        ),
         "dtype": "float32",
         "value_range": [0.0, 1.0],
         "signatures": {
             "serving_default": {
                 "inputs": {"labels": "int32 [N]"},
-                "outputs": {"images": "float32 [N, 28, 28, 1]"},
+                "outputs": {"images": images},
             },
             "generate": {
                 "inputs": {"noise": f"float32 [N, {gan.latent_dim}]", "labels": "int32 [N]"},
-                "outputs": {"images": "float32 [N, 28, 28, 1]"},
+                "outputs": {"images": images},
             },
             "generate_soft": {
                 "inputs": {
                     "noise": f"float32 [N, {gan.latent_dim}]",
                     "one_hot": f"float32 [N, {gan.num_classes}]",
                 },
-                "outputs": {"images": "float32 [N, 28, 28, 1]"},
+                "outputs": {"images": images},
             },
         },
         "training_config": config.to_dict() if config is not None else None,
@@ -333,6 +340,7 @@ class ExportedGenerator:
 
     Attributes:
         latent_dim, num_classes: From the export's metadata.
+        class_names: The class names (the ids for an export that has none).
         metadata: The metadata dict.
     """
 
@@ -342,6 +350,7 @@ class ExportedGenerator:
         self.loaded, self.metadata = load_export(directory)
         self.latent_dim = self.metadata["latent_dim"]
         self.num_classes = self.metadata["num_classes"]
+        self.class_names = class_names_of(self.metadata)
 
     def _call(self, name, **inputs):
         import tensorflow as tf
@@ -370,10 +379,10 @@ class ExportedGenerator:
         sizes.check_generate(n, shape, self.latent_dim, self.num_classes)
 
     def generate(self, labels, noise=None, seed=None):
-        """Images float32 `[N, 28, 28, 1]` in [0, 1] for integer `labels` `[N]`.
+        """Images float32 `[N, H, W, C]` in [0, 1] for `labels` `[N]` (ids or names).
 
         Args:
-            labels: Integer class ids `[N]`.
+            labels: Class ids or class names (`["sneaker", "bag"]`) `[N]`.
             noise: float32 `[N, latent_dim]`; drawn from N(0, 1) with
                 `np.random.default_rng(seed)` if None.
             seed: Seed of the drawn noise.
@@ -383,7 +392,9 @@ class ExportedGenerator:
                 `keras_cgan.sizes.MAX_GENERATE_BYTES` of memory.
             ExportError: the export's signature failed.
         """
-        labels = np.asarray(labels, np.int32).reshape(-1)
+        from keras_cgan.sampling import as_class_ids
+
+        labels = np.asarray(as_class_ids(labels, self.class_names), np.int32)
         self._check_size(len(labels))
         if noise is None:
             rng = np.random.default_rng(seed)

@@ -1,0 +1,126 @@
+"""Image classification datasets from tensorflow-datasets, as `datasets.Dataset`.
+
+Any dataset whose features hold an `image` (uint8, 1 or 3 channels, one
+fixed size) and a class `label` works: `fashion_mnist`, `cifar10`,
+`emnist/balanced`, ... The split is read in batches into memory in the
+dataset's own order.
+"""
+
+from typing import Optional
+
+import numpy as np
+
+from keras_cgan.errors import DataError
+
+
+def _first_line(error):
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
+def _builder(name, data_dir):
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except Exception as e:  # DatasetNotFoundError, bad config names, ...
+        if type(e).__name__ == "DatasetNotFoundError" or "not found" in str(e).lower():
+            raise DataError(
+                f"unknown dataset {name!r}: pass --dataset=mnist, the name of a "
+                "tensorflow-datasets image classification dataset (e.g. fashion_mnist, "
+                "cifar10, emnist/balanced) or folder:PATH"
+            ) from None
+        raise DataError(
+            f"cannot open tensorflow-datasets dataset {name!r} ({type(e).__name__}: "
+            f"{_first_line(e)})"
+        ) from None
+
+
+def _check_features(name, features):
+    """Returns the class names; raises DataError unless image + class label features."""
+    import tensorflow_datasets as tfds
+
+    keys = list(features.keys()) if hasattr(features, "keys") else []
+    image, label = features["image"] if "image" in keys else None, None
+    if "label" in keys:
+        label = features["label"]
+    if image is None or not isinstance(image, tfds.features.Image):
+        raise DataError(
+            f"dataset {name!r} has no 'image' feature (it has: {', '.join(keys) or 'none'}): "
+            "keras_cgan trains on image classification datasets"
+        )
+    if label is None or not isinstance(label, tfds.features.ClassLabel):
+        raise DataError(
+            f"dataset {name!r} has no class 'label' feature (it has: {', '.join(keys)}): "
+            "a conditional GAN needs labelled images; use another dataset or folder:PATH"
+        )
+    shape = tuple(image.shape)
+    if len(shape) != 3 or shape[-1] not in (1, 3):
+        raise DataError(
+            f"dataset {name!r} has images of shape {shape}: keras_cgan needs grey or RGB images"
+        )
+    names = list(label.names or [])
+    if len(names) != label.num_classes:
+        names = [str(i) for i in range(label.num_classes)]
+    return tuple(str(n) for n in names), shape
+
+
+def load(name: str, split: str = "train", data_dir: Optional[str] = None):
+    """Loads a split of a tensorflow-datasets image classification dataset.
+
+    Args:
+        name: Its tensorflow-datasets name, e.g. "cifar10" or "emnist/balanced".
+        split: "train" or "test".
+        data_dir: tensorflow-datasets data directory (None = its default).
+
+    Returns:
+        A `datasets.Dataset`: uint8 images `[N, H, W, C]`, labels `[N]`
+        (uint8 for up to 256 classes, else int32), the label's class names.
+
+    Raises:
+        DataError: unknown name, no image or label feature, images of varying
+            size, or the download/preparation failed (offline).
+    """
+    from keras_cgan.datasets import KNOWN_CLASS_NAMES, Dataset
+
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise DataError(
+            f"--dataset={name} needs tensorflow-datasets: pip install tensorflow-datasets"
+        ) from None
+    builder = _builder(name, data_dir)
+    class_names, shape = _check_features(name, builder.info.features)
+    if None in shape[:2]:
+        raise DataError(
+            f"dataset {name!r} has images of varying size: keras_cgan needs one size "
+            "(download it and use it as --dataset=folder:PATH with --image_size)"
+        )
+    splits = builder.info.splits
+    if splits and split not in splits:
+        raise DataError(
+            f"dataset {name!r} has no {split!r} split (it has: {', '.join(sorted(splits))}); "
+            "use a folder copy with --dataset=folder:PATH and --eval_holdout"
+        )
+    try:
+        builder.download_and_prepare()
+        ds = builder.as_dataset(split=split, as_supervised=False, shuffle_files=False)
+        images, labels = [], []
+        for batch in tfds.as_numpy(ds.map(lambda x: (x["image"], x["label"])).batch(4096)):
+            images.append(batch[0])
+            labels.append(batch[1])
+    except Exception as e:  # Offline, full disk, corrupt files: the remedy is the same.
+        raise DataError(
+            f"could not load {name!r} with tensorflow-datasets ({type(e).__name__}: "
+            f"{_first_line(e)}); for offline use pass --tfds_data_dir=DIR holding a prepared "
+            "copy, or the images as --dataset=folder:PATH"
+        ) from None
+    if not images:
+        raise DataError(f"dataset {name!r} split {split!r} is empty")
+    # Some builders (cifar10) learn their class names while preparing the data.
+    class_names, _ = _check_features(name, builder.info.features)
+    if class_names == tuple(str(i) for i in range(len(class_names))):
+        class_names = KNOWN_CLASS_NAMES.get(name, class_names)
+    images = np.concatenate(images).astype(np.uint8, copy=False)
+    labels = np.concatenate(labels)
+    dtype = np.uint8 if len(class_names) <= 256 else np.int32
+    return Dataset(images, labels.astype(dtype), class_names, name)
