@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, one_error_line, run_cli
+from helpers import REPO_ROOT, one_error_line, run_cli
 
 MOCK_RUN = os.path.join(REPO_ROOT, "tests", "mock_tfds_run.py")
 TINY = (

@@ -115,3 +115,16 @@ def test_a_hidden_cycle_is_caught(tmp_path, monkeypatch):
     monkeypatch.setattr(__import__(__name__), "PACKAGE", str(pkg))
     graph = _graph()
     assert graph["keras_cgan.a"] == {"keras_cgan.b"} and graph["keras_cgan.b"] == {"keras_cgan.a"}
+
+
+def test_tests_take_shared_builders_from_helpers_not_conftest():
+    """Builders live in tests/helpers.py; conftest.py holds only fixtures."""
+    tests = os.path.join(REPO_ROOT, "tests")
+    offenders = [
+        name
+        for name in sorted(os.listdir(tests))
+        if name.startswith("test_")
+        and name.endswith(".py")
+        and re.search(r"^\s*from conftest import", open(os.path.join(tests, name)).read(), re.M)
+    ]
+    assert not offenders, f"import builders from helpers, not conftest: {offenders}"
