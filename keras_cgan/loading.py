@@ -47,10 +47,15 @@ def check_model_path(path):
         raise ModelError(f"{path} is a file, not a keras_cgan export, run folder or .keras file")
     if not os.path.exists(path) and not os.path.isdir(path + ".old"):
         raise ModelError(
-            f"model not found: {path} (pass a run folder, its export/ folder or a .keras file)"
+            f"model not found: {path}: no run folder or .keras file, nor an export there"
         )
     if _is_run(path):
         return RUN, None
+    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise ModelError(
+            f"{path} is not a keras_cgan export (it has no saved_model.pb) and holds neither "
+            "checkpoints/latest nor model.keras: pass a run folder, its export/ or a .keras file"
+        )
     return EXPORT, export.read_metadata(path)
 
 

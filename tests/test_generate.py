@@ -115,7 +115,7 @@ def test_bad_input_exits_2_and_writes_nothing(export_dir, tmp_path, args, messag
     out = [f"--out={tmp_path / 'grid.png'}"]
     if args[0] == "MODEL=missing":
         model, args = str(tmp_path / "missing"), []
-        message = f"export folder not found: {model}"
+        message = f"model not found: {model}"
     elif args[0] == "MODEL=notexport":
         (tmp_path / "plain").mkdir()
         model, args = str(tmp_path / "plain"), []
