@@ -169,6 +169,7 @@ def test_cli_reports_cas_and_memorisation_and_draws_the_pairs(
         f"--classifier_dir={reference_classifier.cache_root}",
         f"--mnist_dir={real_mnist_dir}",
         f"--json={out}",
+        timeout=900,  # The training digits' features and a classifier training.
     )
     assert result.returncode == 0, result.stderr[-3000:]
     extra = json.loads(out.read_text())["results"][export]["extra"]
