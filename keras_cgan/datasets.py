@@ -197,7 +197,10 @@ def load_dataset(source: DataSource, split: str = "train", num_examples: int = 0
             )
         from keras_cgan import tfds_source
 
-        dataset = tfds_source.load(name, split, source.tfds_data_dir)
+        images, labels, class_names = tfds_source.load(name, split, source.tfds_data_dir)
+        if class_names == tuple(str(i) for i in range(len(class_names))):
+            class_names = KNOWN_CLASS_NAMES.get(name, class_names)  # Ids only: known names.
+        dataset = Dataset(images, labels, class_names, name)
     dataset = dataset.take(num_examples)
     if source.image_size:
         dataset = dataclasses.replace(dataset, images=resize(dataset.images, source.image_size))

@@ -53,7 +53,7 @@ def check_model_path(path):
         return RUN, None
     if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "saved_model.pb")):
         raise ModelError(
-            f"{path} is not a keras_cgan export (it has no saved_model.pb) and holds neither "
+            f"{path} is not a keras_cgan export: it has no saved_model.pb, and it holds neither "
             "checkpoints/latest nor model.keras: pass a run folder, its export/ or a .keras file"
         )
     return EXPORT, export.read_metadata(path)

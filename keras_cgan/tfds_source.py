@@ -73,15 +73,14 @@ def load(name: str, split: str = "train", data_dir: Optional[str] = None):
         data_dir: tensorflow-datasets data directory (None = its default).
 
     Returns:
-        A `datasets.Dataset`: uint8 images `[N, H, W, C]`, labels `[N]`
-        (uint8 for up to 256 classes, else int32), the label's class names.
+        `(images, labels, class_names)`: uint8 images `[N, H, W, C]`, labels
+        `[N]` (uint8 for up to 256 classes, else int32), the label feature's
+        class names (its ids as strings when it has no names).
 
     Raises:
         DataError: unknown name, no image or label feature, images of varying
             size, or the download/preparation failed (offline).
     """
-    from keras_cgan.datasets import KNOWN_CLASS_NAMES, Dataset
-
     try:
         import tensorflow_datasets as tfds
     except ImportError:
@@ -118,9 +117,7 @@ def load(name: str, split: str = "train", data_dir: Optional[str] = None):
         raise DataError(f"dataset {name!r} split {split!r} is empty")
     # Some builders (cifar10) learn their class names while preparing the data.
     class_names, _ = _check_features(name, builder.info.features)
-    if class_names == tuple(str(i) for i in range(len(class_names))):
-        class_names = KNOWN_CLASS_NAMES.get(name, class_names)
     images = np.concatenate(images).astype(np.uint8, copy=False)
     labels = np.concatenate(labels)
     dtype = np.uint8 if len(class_names) <= 256 else np.int32
-    return Dataset(images, labels.astype(dtype), class_names, name)
+    return images, labels.astype(dtype), class_names
