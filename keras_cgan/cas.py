@@ -57,7 +57,7 @@ def generate_training_set(sampler, counts, seed=0):
     """Draws `counts[c]` digits of each class c, shuffled, as uint8 like MNIST.
 
     Args:
-        sampler: What `evaluation.as_sampler` accepts.
+        sampler: What `samplers.as_sampler` accepts.
         counts: int `[C]`.
         seed: Seed of the generator's noise (chunk i uses `seed + i`).
 

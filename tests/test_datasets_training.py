@@ -108,7 +108,7 @@ def test_a_tfds_dataset_trains_resumes_and_exports_through_the_cli(
 def test_the_reference_classifier_is_built_per_dataset(tmp_path, name, shape, num_classes):
     import tensorflow_datasets as tfds
 
-    from keras_cgan import classifier, datasets, evaluation
+    from keras_cgan import classifier, datasets, evaluation, samplers
 
     recipe = classifier.ClassifierRecipe(epochs=1, batch_size=16, filters=(4, 8), feature_units=16)
     source = datasets.DataSource(dataset=name)
@@ -121,10 +121,10 @@ def test_the_reference_classifier_is_built_per_dataset(tmp_path, name, shape, nu
         assert os.path.basename(ref.path) != mnist_key  # The dataset is part of the key.
         evaluator = evaluation.Evaluator(ref, source=source)
     assert evaluator.image_shape == shape and evaluator.num_classes == num_classes
-    result = evaluator.evaluate(evaluation.noise_sampler(shape, num_classes), 10 * num_classes)
+    result = evaluator.evaluate(samplers.noise_sampler(shape, num_classes), 10 * num_classes)
     assert len(result.accuracy_per_class) == num_classes and 0 <= result.accuracy <= 1
     with pytest.raises(Exception, match="returned images of shape"):
-        evaluator.evaluate(evaluation.noise_sampler((8, 8, 1), num_classes), 10 * num_classes)
+        evaluator.evaluate(samplers.noise_sampler((8, 8, 1), num_classes), 10 * num_classes)
 
 
 def _write_mnist_folder_and_idx(images, labels, folder, idx_dir):
