@@ -40,7 +40,7 @@ def _settings(path):
 
 def test_the_presets_exist():
     names = {os.path.basename(p) for p in FLAGFILES}
-    assert {"seed.cfg", "dcgan.cfg", "smoke.cfg", "best.cfg"} <= names
+    assert {"seed.cfg", "dcgan.cfg", "smoke.cfg", "best.cfg", "fast.cfg"} <= names
 
 
 @pytest.mark.parametrize("path", FLAGFILES, ids=os.path.basename)
