@@ -32,8 +32,10 @@ def main(argv):
         print(f"keras_cgan {__version__}")
         return
     if FLAGS.list_presets:
-        for name, description in presets.list_presets().items():
-            print(f"{name:<8} {description}")
+        listed = presets.list_presets()
+        width = max(map(len, listed))
+        for name, description in listed.items():
+            print(f"{name:<{width}}  {description}")
         return
     config = config_flags.config_from_flags()
     cli.quiet_tensorflow()  # Only once the flags are valid: they fail fast.
