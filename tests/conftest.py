@@ -6,7 +6,13 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from helpers import FIXTURE_MNIST, MnistUnavailable, make_tiny_gan, real_mnist_source  # noqa: E402
+from helpers import (  # noqa: E402
+    FIXTURE_MNIST,
+    MnistUnavailable,
+    make_tiny_gan,
+    real_mnist_source,
+    tiny_train_config,
+)
 
 
 def _real_mnist_dir():
@@ -54,19 +60,7 @@ def small_mnist_dir():
 
 @pytest.fixture
 def tiny_config(tmp_path):
-    from keras_cgan.config import TrainConfig
-
-    return TrainConfig(
-        epochs=2,
-        batch_size=16,
-        latent_dim=8,
-        hidden_units=16,
-        train_examples=64,
-        mnist_dir=FIXTURE_MNIST,
-        workdir=str(tmp_path / "run"),
-        seed=1,
-        verbose=0,
-    )
+    return tiny_train_config(tmp_path / "run")
 
 
 def _build_served_export(directory):

@@ -17,6 +17,24 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST_ENV = "KERAS_CGAN_MNIST_DIR"
 
 
+def tiny_train_config(workdir, **changes):
+    """A `TrainConfig` of a tiny run on the committed fixture (2 epochs of 64 examples)."""
+    from keras_cgan.config import TrainConfig
+
+    settings = dict(
+        epochs=2,
+        batch_size=16,
+        latent_dim=8,
+        hidden_units=16,
+        train_examples=64,
+        mnist_dir=FIXTURE_MNIST,
+        workdir=str(workdir),
+        seed=1,
+        verbose=0,
+    )
+    return TrainConfig(**{**settings, **changes})
+
+
 class MnistUnavailable(Exception):
     """Neither $KERAS_CGAN_MNIST_DIR nor tensorflow-datasets can serve real MNIST."""
 

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from helpers import REPO_ROOT, TINY_RUN_FLAGS, one_error_line
+from helpers import REPO_ROOT, TINY_RUN_FLAGS, one_error_line, tiny_train_config
 from keras_cgan import checkpoint, fileio, train
 from keras_cgan.errors import KerasCganError, WriteError
 
@@ -80,20 +80,7 @@ def _leftovers(workdir):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A finished one-epoch run (checkpoint, export, model, logs), copied per test."""
-    from helpers import FIXTURE_MNIST
-    from keras_cgan.config import TrainConfig
-
-    config = TrainConfig(
-        epochs=1,
-        batch_size=16,
-        latent_dim=8,
-        hidden_units=16,
-        train_examples=64,
-        mnist_dir=FIXTURE_MNIST,
-        workdir=str(tmp_path_factory.mktemp("finished") / "run"),
-        seed=1,
-        verbose=0,
-    )
+    config = tiny_train_config(tmp_path_factory.mktemp("finished") / "run", epochs=1)
     train.train(config)
     return config
 

@@ -11,28 +11,14 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import REPO_ROOT, one_error_line, run_cli
+from helpers import REPO_ROOT, one_error_line, run_cli, tiny_train_config
 from keras_cgan import loading, samplers, train
 from keras_cgan.errors import ModelError
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    from helpers import FIXTURE_MNIST
-    from keras_cgan.config import TrainConfig
-
-    config = TrainConfig(
-        epochs=1,
-        batch_size=16,
-        latent_dim=8,
-        hidden_units=16,
-        train_examples=64,
-        mnist_dir=FIXTURE_MNIST,
-        workdir=str(tmp_path_factory.mktemp("run") / "a"),
-        seed=1,
-        verbose=0,
-        ema_decay=0.9,
-    )
+    config = tiny_train_config(tmp_path_factory.mktemp("run") / "a", epochs=1, ema_decay=0.9)
     train.train(config)
     return config.workdir
 
