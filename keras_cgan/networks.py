@@ -123,58 +123,6 @@ def mlp_discriminator(
     return keras.Model([image, label], logits, name=name)
 
 
-def dcgan_generator(
-    latent_dim=100,
-    num_classes=10,
-    filters=64,
-    name="generator",
-    dtype=None,
-    image_shape=IMAGE_SHAPE,
-):
-    """A light DCGAN generator conditioned by concatenating the label to z.
-
-    For MNIST: concat(z, y) -> Dense(7*7*2f) -> BN -> ReLU -> ConvT(f, 4,
-    stride 2) -> BN -> ReLU -> ConvT(1, 4, stride 2, sigmoid). In general it
-    starts at `s x s x 2^(n-1) f` and runs n-1 ConvT-BN-ReLU blocks (`up1`,
-    ...), halving the filters, before the last ConvT(C) (`conv_blocks`: s, n).
-
-    Args:
-        latent_dim: Width of the noise input.
-        num_classes: Width of the one-hot label input.
-        filters: Base filter count `f`.
-        name: Model name.
-        dtype: Layer dtype policy, e.g. "mixed_float16" (None: the global one).
-        image_shape: `(H, W, C)`: square, H a multiple of 4, C 1 or 3.
-
-    Returns:
-        A functional `keras.Model` `[noise, one_hot] -> images [B, H, W, C]`.
-    """
-    side, blocks = conv_blocks(image_shape)
-    width = 2 ** (blocks - 1) * filters
-    noise, label = _inputs((latent_dim,), "noise", num_classes)
-    x = layers.Concatenate(name="concat", dtype=dtype)([noise, label])
-    x = layers.Dense(side * side * width, use_bias=False, name="project", dtype=dtype)(x)
-    x = layers.BatchNormalization(name="project_bn", dtype=dtype)(x)
-    x = layers.ReLU(dtype=dtype)(x)
-    x = layers.Reshape((side, side, width), dtype=dtype)(x)
-    for i in range(1, blocks):
-        x = layers.Conv2DTranspose(
-            width // 2**i, 4, strides=2, padding="same", use_bias=False, name=f"up{i}", dtype=dtype
-        )(x)
-        x = layers.BatchNormalization(name=f"up{i}_bn", dtype=dtype)(x)
-        x = layers.ReLU(dtype=dtype)(x)
-    images = layers.Conv2DTranspose(
-        image_shape[-1],
-        4,
-        strides=2,
-        padding="same",
-        activation="sigmoid",
-        name="images",
-        dtype=dtype,
-    )(x)
-    return keras.Model([noise, label], images, name=name)
-
-
 def _conditional_bn(x, label, name, dtype):
     """Class-conditional batch normalisation: BN without its own scale and shift,
     then a per-class gain and bias, `x * gamma[y] + beta[y]`.
@@ -208,14 +156,24 @@ def _conditional_bn(x, label, name, dtype):
     return layers.Add(name=f"{name}_shift", dtype=dtype)([x, beta])
 
 
-def cbn_generator(latent_dim=100, num_classes=10, filters=64, name="generator", dtype=None):
-    """The dcgan generator with the label in every normalisation layer.
+def dcgan_generator(
+    latent_dim=100,
+    num_classes=10,
+    filters=64,
+    name="generator",
+    dtype=None,
+    image_shape=IMAGE_SHAPE,
+    conditional_bn=False,
+):
+    """A light DCGAN generator conditioned on the label.
 
-    concat(z, y) -> Dense(7*7*2f) -> CBN(y) -> ReLU -> ConvT(f, 4, stride 2)
-    -> CBN(y) -> ReLU -> ConvT(1, 4, stride 2, sigmoid), where CBN is
-    class-conditional batch normalisation (`_conditional_bn`): the label
-    sets each feature map's gain and bias at every resolution, not only the
-    input of the first layer.
+    For MNIST: concat(z, y) -> Dense(7*7*2f) -> BN -> ReLU -> ConvT(f, 4,
+    stride 2) -> BN -> ReLU -> ConvT(1, 4, stride 2, sigmoid). In general it
+    starts at `s x s x 2^(n-1) f` and runs n-1 ConvT-BN-ReLU blocks (`up1`,
+    ...), halving the filters, before the last ConvT(C) (`conv_blocks`: s, n).
+    With `conditional_bn` every BN is class-conditional (`_conditional_bn`):
+    the label sets each feature map's gain and bias at every resolution, not
+    only the input of the first layer.
 
     Args:
         latent_dim: Width of the noise input.
@@ -223,23 +181,38 @@ def cbn_generator(latent_dim=100, num_classes=10, filters=64, name="generator", 
         filters: Base filter count `f`.
         name: Model name.
         dtype: Layer dtype policy, e.g. "mixed_float16" (None: the global one).
+        image_shape: `(H, W, C)`: square, H a multiple of 4, C 1 or 3.
+        conditional_bn: Class-conditional instead of plain batch normalisation.
 
     Returns:
-        A functional `keras.Model` `[noise, one_hot] -> images [B, 28, 28, 1]`.
+        A functional `keras.Model` `[noise, one_hot] -> images [B, H, W, C]`.
     """
+    side, blocks = conv_blocks(image_shape)
+    width = 2 ** (blocks - 1) * filters
     noise, label = _inputs((latent_dim,), "noise", num_classes)
+
+    def normalise(x, prefix):
+        if conditional_bn:
+            return _conditional_bn(x, label, prefix, dtype)
+        return layers.BatchNormalization(name=f"{prefix}_bn", dtype=dtype)(x)
+
     x = layers.Concatenate(name="concat", dtype=dtype)([noise, label])
-    x = layers.Dense(7 * 7 * 2 * filters, use_bias=False, name="project", dtype=dtype)(x)
-    x = _conditional_bn(x, label, "project", dtype)
-    x = layers.ReLU(dtype=dtype)(x)
-    x = layers.Reshape((7, 7, 2 * filters), dtype=dtype)(x)
-    x = layers.Conv2DTranspose(
-        filters, 4, strides=2, padding="same", use_bias=False, name="up1", dtype=dtype
-    )(x)
-    x = _conditional_bn(x, label, "up1", dtype)
-    x = layers.ReLU(dtype=dtype)(x)
+    x = layers.Dense(side * side * width, use_bias=False, name="project", dtype=dtype)(x)
+    x = layers.ReLU(dtype=dtype)(normalise(x, "project"))
+    x = layers.Reshape((side, side, width), dtype=dtype)(x)
+    for i in range(1, blocks):
+        x = layers.Conv2DTranspose(
+            width // 2**i, 4, strides=2, padding="same", use_bias=False, name=f"up{i}", dtype=dtype
+        )(x)
+        x = layers.ReLU(dtype=dtype)(normalise(x, f"up{i}"))
     images = layers.Conv2DTranspose(
-        1, 4, strides=2, padding="same", activation="sigmoid", name="images", dtype=dtype
+        image_shape[-1],
+        4,
+        strides=2,
+        padding="same",
+        activation="sigmoid",
+        name="images",
+        dtype=dtype,
     )(x)
     return keras.Model([noise, label], images, name=name)
 
@@ -334,7 +307,8 @@ def build_networks(
     Args:
         arch: "mlp" (the tutorial's networks), "dcgan", "dcgan_proj" (the
             dcgan generator with `projection_discriminator`) or "dcgan_cbn"
-            (`cbn_generator` with `projection_discriminator`).
+            (`dcgan_generator` with class-conditional batch norm and
+            `projection_discriminator`).
         latent_dim: Width of the noise input.
         num_classes: Number of label classes.
         hidden_units: Hidden width (mlp) or base filter count (dcgan).
@@ -366,13 +340,9 @@ def build_networks(
             projection_discriminator(num_classes, hidden_units, **shape),
         )
     if arch == "dcgan_cbn":
-        if shape["image_shape"] != IMAGE_SHAPE:
-            raise ConfigError(
-                f"--arch=dcgan_cbn builds 28x28x1 images only, the dataset has "
-                f"{'x'.join(map(str, shape['image_shape']))}: use --arch=dcgan_proj or --arch=mlp"
-            )
+        conv_blocks(shape["image_shape"], arch)
         return (
-            cbn_generator(latent_dim, num_classes, hidden_units, dtype=dtype),
-            projection_discriminator(num_classes, hidden_units, dtype=dtype),
+            dcgan_generator(latent_dim, num_classes, hidden_units, conditional_bn=True, **shape),
+            projection_discriminator(num_classes, hidden_units, **shape),
         )
     raise ConfigError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")

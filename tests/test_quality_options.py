@@ -27,6 +27,26 @@ def test_cbn_generator_depends_on_the_label_in_every_norm_layer():
     np.testing.assert_array_equal(before[1], after[1])
 
 
+def test_cbn_generator_follows_the_image_size_like_dcgan():
+    g, _ = networks.build_networks(
+        "dcgan_cbn", latent_dim=8, num_classes=3, hidden_units=4, image_shape=(32, 32, 3)
+    )
+    assert g.output_shape == (None, 32, 32, 3)
+    plain, _ = networks.build_networks(
+        "dcgan_proj", latent_dim=8, num_classes=3, hidden_units=4, image_shape=(32, 32, 3)
+    )
+
+    def conv_layers(model):
+        return [layer.name for layer in model.layers if "Conv" in type(layer).__name__]
+
+    assert conv_layers(g) == conv_layers(plain) == ["up1", "images"]
+    # Every normalisation layer of the plain generator has a per-class gain here.
+    norms = [layer.name[: -len("_bn")] for layer in plain.layers if layer.name.endswith("_bn")]
+    assert {f"{n}_gain" for n in norms} <= {layer.name for layer in g.layers}
+    with pytest.raises(ConfigError, match="--image_size"):
+        networks.build_networks("dcgan_cbn", image_shape=(30, 30, 1))
+
+
 def test_translate_and_cutout_move_and_blank_pixels():
     images = np.zeros((2, 28, 28, 1), np.float32)
     images[:, 10, 12, 0] = 1.0
