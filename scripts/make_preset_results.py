@@ -13,6 +13,8 @@ Usage:
   # table (with the real-data row) on stdout; --readme also puts it in
   # docs/presets.md and the last measured epoch of each preset in README.md.
   python scripts/make_preset_results.py report [--presets=seed,best] [--readme]
+  # Re-measure some presets and keep the others' rows as docs/presets.md has them:
+  python scripts/make_preset_results.py report --presets=seed,fast,best --keep_rows=seed --readme
 
 Runs go to runs/presets/<preset> (--out). After each evaluated epoch the run
 writes results/epoch_NNNN.json there (the evaluator's summary at --eval_samples,
@@ -64,7 +66,7 @@ def describe_hardware():
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    text = f"{cores} CPU cores{cpu}"
+    text = f"{cores} CPU core{'s' if cores != 1 else ''}{cpu}"
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
@@ -172,10 +174,32 @@ def replace_table(path, table):
     print(f"updated the table in {path}")
 
 
+def kept_rows(path, presets):
+    """The rows of `presets` in the results table of `path`, as an earlier report wrote them.
+
+    Returns:
+        `{preset: [row, ...]}` in table order; a preset without rows is an error.
+    """
+    text = open(path, encoding="utf-8").read()
+    if RESULTS_BEGIN not in text:
+        raise SystemExit(f"{path} lacks the markers {RESULTS_BEGIN} ... {RESULTS_END}")
+    table = text.split(RESULTS_BEGIN, 1)[1].split(RESULTS_END, 1)[0]
+    kept = {p: [r for r in table.splitlines() if r.startswith(f"| {p}, ")] for p in presets}
+    for preset, found in kept.items():
+        if not found:
+            raise SystemExit(f"--keep_rows={preset}: {path} has no row for it to keep")
+    return kept
+
+
 def cmd_report(args, overrides):
     del overrides
     rows, final_rows = [], []
+    keep = kept_rows(FULL_TABLE, args.keep_rows.split(",")) if args.keep_rows else {}
     for preset in args.presets.split(","):
+        if preset in keep:
+            rows.extend(keep[preset])
+            final_rows.append(keep[preset][-1])
+            continue
         results = os.path.join(args.out, preset, "results")
         paths = sorted(glob.glob(os.path.join(results, "epoch_*.json")))
         records = [json.load(open(p)) for p in paths]
@@ -240,6 +264,12 @@ def main():
     )
     report_p.add_argument(
         "--hardware", default=None, help="the hardware column (default: what each run recorded)"
+    )
+    report_p.add_argument(
+        "--keep_rows",
+        default="",
+        help="comma-separated presets whose rows (and grids) stay as docs/presets.md has them, "
+        "e.g. a long run not repeated on this machine",
     )
     args = parser.parse_args(argv)
     {"train": cmd_train, "report": cmd_report}[args.command](args, overrides)
