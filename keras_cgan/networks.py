@@ -333,16 +333,11 @@ def build_networks(
             dcgan_generator(latent_dim, num_classes, hidden_units, **shape),
             dcgan_discriminator(num_classes, hidden_units, **shape),
         )
-    if arch == "dcgan_proj":
+    if arch in ("dcgan_proj", "dcgan_cbn"):
         conv_blocks(shape["image_shape"], arch)
+        cbn = arch == "dcgan_cbn"
         return (
-            dcgan_generator(latent_dim, num_classes, hidden_units, **shape),
-            projection_discriminator(num_classes, hidden_units, **shape),
-        )
-    if arch == "dcgan_cbn":
-        conv_blocks(shape["image_shape"], arch)
-        return (
-            dcgan_generator(latent_dim, num_classes, hidden_units, conditional_bn=True, **shape),
+            dcgan_generator(latent_dim, num_classes, hidden_units, conditional_bn=cbn, **shape),
             projection_discriminator(num_classes, hidden_units, **shape),
         )
     raise ConfigError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")

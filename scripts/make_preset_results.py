@@ -162,13 +162,19 @@ def _row(name, minutes, hardware, m):
     )
 
 
-def replace_table(path, table):
-    """Replaces the text between the results markers of `path` by `table`."""
+def _split_at_markers(path):
+    """`(head, table, tail)` of `path` around its results markers."""
     text = open(path, encoding="utf-8").read()
     if RESULTS_BEGIN not in text or RESULTS_END not in text:
         raise SystemExit(f"{path} lacks the markers {RESULTS_BEGIN} ... {RESULTS_END}")
     head, rest = text.split(RESULTS_BEGIN, 1)
-    _, tail = rest.split(RESULTS_END, 1)
+    table, tail = rest.split(RESULTS_END, 1)
+    return head, table, tail
+
+
+def replace_table(path, table):
+    """Replaces the text between the results markers of `path` by `table`."""
+    head, _, tail = _split_at_markers(path)
     with open(path, "w", encoding="utf-8") as f:
         f.write(head + RESULTS_BEGIN + "\n" + table + "\n" + RESULTS_END + tail)
     print(f"updated the table in {path}")
@@ -180,10 +186,7 @@ def kept_rows(path, presets):
     Returns:
         `{preset: [row, ...]}` in table order; a preset without rows is an error.
     """
-    text = open(path, encoding="utf-8").read()
-    if RESULTS_BEGIN not in text:
-        raise SystemExit(f"{path} lacks the markers {RESULTS_BEGIN} ... {RESULTS_END}")
-    table = text.split(RESULTS_BEGIN, 1)[1].split(RESULTS_END, 1)[0]
+    _, table, _ = _split_at_markers(path)
     kept = {p: [r for r in table.splitlines() if r.startswith(f"| {p}, ")] for p in presets}
     for preset, found in kept.items():
         if not found:
