@@ -3,6 +3,8 @@
 # carries every preset of flags/, installs it into a fresh virtualenv and runs
 # the tools from a folder outside the repository (CI runs this after the tests).
 # Needs KERAS_CGAN_MNIST_DIR (the tools read it) or network access for tfds.
+# CHECK_WHEEL_CLASSIFIER_DIR: a reference-classifier cache to evaluate with
+# (default: a new one, trained here).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -44,6 +46,7 @@ python -m keras_cgan.main --preset=smoke --epochs=3 --workdir=run  # Resumes: on
 keras-cgan-export --model=run --out=export2
 keras-cgan-generate --model=run --digits=0123456789 --per_digit=4 --out=grid.png
 keras-cgan-generate --model=export2 --npz=samples.npz
-keras-cgan-evaluate --model=run --num_samples=100 --classifier_dir=classifier --json=eval.json
+keras-cgan-evaluate --model=run --num_samples=100 --json=eval.json \
+  --classifier_dir="${CHECK_WHEEL_CLASSIFIER_DIR:-classifier}"
 test -s grid.png && test -s samples.npz && test -s eval.json
 echo "check_wheel: the wheel installs and its tools run outside the checkout"
