@@ -34,36 +34,21 @@ def real_mnist_dir():
 
 @pytest.fixture(scope="session")
 def reference_classifier(tmp_path_factory):
-    """The evaluation's reference classifier, trained once per test run on real MNIST.
+    """The evaluation's reference classifier, trained once per session on real MNIST.
 
-    Trained into a cache root that is new for this run (`.cache_root`; the time
-    taken is `.load_seconds`), so the suite checks the training itself rather
-    than a cache left by an earlier run. Under pytest-xdist the run's workers
-    share that root: the first to need it trains while the others wait on a
-    lock, then load it. `.trained_this_run` says it was trained in this run,
-    by this worker or another.
+    Trained into a fresh temporary cache root (`.cache_root`; the time taken
+    is `.load_seconds`), so the suite checks the training itself rather than
+    a cache left by an earlier run.
     """
-    import fcntl
     import time
 
     from keras_cgan import classifier
 
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        # The workers' base folders share a parent that is new for each run.
-        root = tmp_path_factory.getbasetemp().parent / "reference_classifier"
-        root.mkdir(exist_ok=True)
-    else:
-        root = tmp_path_factory.mktemp("reference_classifier")
-    trained_marker = root / "trained_in_this_run"
+    root = str(tmp_path_factory.mktemp("classifier_cache"))
     start = time.perf_counter()
-    with open(root / "lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        result = classifier.load_or_train(str(root), mnist_dir=_real_mnist_dir())
-        if result.trained:
-            trained_marker.touch()
-    result.cache_root = str(root)
+    result = classifier.load_or_train(root, mnist_dir=_real_mnist_dir())
+    result.cache_root = root
     result.load_seconds = time.perf_counter() - start
-    result.trained_this_run = trained_marker.exists()
     return result
 
 

@@ -53,7 +53,7 @@ def test_best_is_the_fast_recipe_trained_longer():
 
 @pytest.mark.slow
 def test_fast_preset_passes_the_bar_and_exports_its_ema_generator(
-    real_mnist_dir, request, tmp_path
+    real_mnist_dir, reference_classifier, tmp_path
 ):
     config = presets.load_preset(
         "fast",
@@ -68,8 +68,6 @@ def test_fast_preset_passes_the_bar_and_exports_its_ema_generator(
     gan = train.train(config)
     seconds = time.perf_counter() - start
 
-    # Asked for after training: under pytest-xdist another worker may be training it meanwhile.
-    reference_classifier = request.getfixturevalue("reference_classifier")
     evaluator = Evaluator(classifier=reference_classifier, mnist_dir=real_mnist_dir)
     result = evaluator.evaluate(os.path.join(config.workdir, "export"), 2000, seed=0)
     metrics = result.summary()
