@@ -36,15 +36,17 @@ def real_mnist_dir():
 def reference_classifier(tmp_path_factory):
     """The evaluation's reference classifier, trained once per session on real MNIST.
 
-    Trained into a fresh temporary cache root (`.cache_root`; the time taken
-    is `.load_seconds`), so the suite checks the training itself rather than
-    a cache left by an earlier run.
+    Trained into a cache root that is new for each run (`.cache_root`, the
+    folder `reference_classifier` of pytest's base temporary folder; the time
+    taken is `.load_seconds`), so the suite checks the training itself rather
+    than a cache left by an earlier run. CI's wheel check then evaluates with
+    it (`.ci/run`).
     """
     import time
 
     from keras_cgan import classifier
 
-    root = str(tmp_path_factory.mktemp("classifier_cache"))
+    root = str(tmp_path_factory.getbasetemp() / "reference_classifier")
     start = time.perf_counter()
     result = classifier.load_or_train(root, mnist_dir=_real_mnist_dir())
     result.cache_root = root
