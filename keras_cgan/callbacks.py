@@ -7,13 +7,12 @@ matplotlib, then pasted), so writing a grid costs milliseconds rather than the
 
 import csv
 import functools
-import glob
 import os
 
 import keras
 import numpy as np
 
-from keras_cgan.fileio import run_job, write_atomic
+from keras_cgan.fileio import numbered_files, run_job, write_atomic
 
 _PAD = 2  # Pixels between tiles.
 
@@ -185,14 +184,14 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 def write_gif(directory, max_frames=100, duration_ms=100):
-    """Assembles `<directory>/epoch_*.png` into `<directory>/progress.gif`.
+    """Assembles `<directory>/epoch_NNNN.png` into `<directory>/progress.gif`.
 
     Long runs are subsampled evenly to at most `max_frames` frames (the last
     grid always included). Does nothing if there are no grids.
     """
     from PIL import Image
 
-    paths = sorted(glob.glob(os.path.join(directory, "epoch_*.png")))
+    paths = numbered_files(directory, "epoch_", ".png")
     if not paths:
         return None
     keep = np.unique(

@@ -102,6 +102,18 @@ def write_atomic(path, write):
     return path
 
 
+def numbered_files(directory, prefix, ext):
+    """The finished `<directory>/<prefix>NNNN<ext>` files, sorted by name.
+
+    The `.tmp` files that a killed `write_atomic` may leave behind
+    (`epoch_0003.tmp.png`) are not listed; a missing `directory` lists nothing.
+    """
+    if not os.path.isdir(directory):
+        return []
+    pattern = re.compile(re.escape(prefix) + r"\d+" + re.escape(ext))
+    return sorted(os.path.join(directory, n) for n in os.listdir(directory) if pattern.fullmatch(n))
+
+
 def replace_dir(tmp_dir, final_dir):
     """Moves the finished folder `tmp_dir` to `final_dir`, atomically enough.
 

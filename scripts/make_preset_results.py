@@ -28,7 +28,6 @@ number of samples and seed.
 """
 
 import argparse
-import glob
 import json
 import os
 import shutil
@@ -39,7 +38,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(REPO, "docs")
 sys.path.insert(0, REPO)
 
-from keras_cgan import cli  # noqa: E402
+from keras_cgan import cli, fileio  # noqa: E402
 
 
 def preset_config(preset, overrides, workdir, seed):
@@ -49,6 +48,11 @@ def preset_config(preset, overrides, workdir, seed):
     return presets.load_preset(
         preset, f"--workdir={workdir}", f"--seed={seed}", "--verbose=2", *overrides
     )
+
+
+def _dump_json(record, path):
+    with open(path, "w") as f:
+        json.dump(record, f, indent=2)
 
 
 def describe_hardware():
@@ -84,7 +88,7 @@ def make_eval_callback(evaluator, epochs, num_samples, results_dir):
     class EvaluateAtEpochs(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             os.makedirs(results_dir, exist_ok=True)
-            done = sorted(glob.glob(os.path.join(results_dir, "epoch_*.json")))
+            done = fileio.numbered_files(results_dir, "epoch_", ".json")
             # Training time carried over from a resumed run's last record.
             self.seconds = json.load(open(done[-1]))["train_seconds"] if done else 0.0
             self.carried_epoch = json.load(open(done[-1]))["epoch"] if done else 0
@@ -111,8 +115,7 @@ def make_eval_callback(evaluator, epochs, num_samples, results_dir):
                 "losses": {k: float(v) for k, v in (logs or {}).items()},
             }
             path = os.path.join(results_dir, f"epoch_{epoch + 1:04d}.json")
-            with open(path, "w") as f:
-                json.dump(record, f, indent=2)
+            fileio.write_atomic(path, lambda tmp: _dump_json(record, tmp))
             grid = callbacks_lib.compose_grid(
                 self.model.generate(self.labels, noise=self.noise), 10, range(10)
             )
@@ -204,7 +207,7 @@ def cmd_report(args, overrides):
             final_rows.append(keep[preset][-1])
             continue
         results = os.path.join(args.out, preset, "results")
-        paths = sorted(glob.glob(os.path.join(results, "epoch_*.json")))
+        paths = fileio.numbered_files(results, "epoch_", ".json")
         records = [json.load(open(p)) for p in paths]
         if not records:
             raise SystemExit(f"no results for {preset} in {results}: run `train --preset={preset}`")

@@ -1,4 +1,4 @@
-"""Folder swaps and the background writer of the per-epoch files."""
+"""Folder swaps, the background writer of the per-epoch files, and what a kill leaves."""
 
 import threading
 import time
@@ -8,10 +8,10 @@ import pytest
 import tensorflow as tf
 
 from helpers import make_tiny_gan
-from keras_cgan import checkpoint
+from keras_cgan import callbacks, checkpoint
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import WriteError
-from keras_cgan.fileio import BackgroundWriter, run_job
+from keras_cgan.fileio import BackgroundWriter, numbered_files, run_job
 
 
 def test_background_writer_runs_jobs_in_order_off_the_calling_thread():
@@ -87,3 +87,26 @@ def test_a_failed_background_checkpoint_write_is_raised(tmp_path):
     )
     with pytest.raises(WriteError, match=f"cannot write {not_a_folder}/latest: FileExistsError"):
         make_tiny_gan().fit(_batches(), epochs=2, callbacks=[guard], verbose=0)
+
+
+def test_numbered_files_skip_the_leftovers_of_killed_writes(tmp_path):
+    for name in ("epoch_0010.png", "epoch_0001.png", "epoch_0002.tmp.png", "epoch_x.png"):
+        (tmp_path / name).write_bytes(b"not a png")
+    assert numbered_files(str(tmp_path), "epoch_", ".png") == [
+        str(tmp_path / "epoch_0001.png"),
+        str(tmp_path / "epoch_0010.png"),
+    ]
+    assert numbered_files(str(tmp_path / "missing"), "epoch_", ".png") == []
+
+
+def test_the_gif_skips_a_grid_a_kill_left_half_written(tmp_path):
+    from PIL import Image
+
+    for epoch in (1, 2):
+        callbacks.save_png(
+            np.full((28, 28), 40 * epoch, np.uint8), str(tmp_path / f"epoch_000{epoch}.png")
+        )
+    (tmp_path / "epoch_0003.tmp.png").write_bytes(b"\x89PNG\r\n")  # Killed mid-write.
+    callbacks.write_gif(str(tmp_path))
+    with Image.open(tmp_path / "progress.gif") as gif:
+        assert gif.n_frames == 2
