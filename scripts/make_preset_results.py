@@ -50,11 +50,6 @@ def preset_config(preset, overrides, workdir, seed):
     )
 
 
-def _dump_json(record, path):
-    with open(path, "w") as f:
-        json.dump(record, f, indent=2)
-
-
 def describe_hardware():
     """The machine a run trains on, for the results' hardware column.
 
@@ -84,14 +79,15 @@ def make_eval_callback(evaluator, epochs, num_samples, results_dir):
     import numpy as np
 
     from keras_cgan import callbacks as callbacks_lib
+    from keras_cgan import evaluation
 
     class EvaluateAtEpochs(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             os.makedirs(results_dir, exist_ok=True)
             done = fileio.numbered_files(results_dir, "epoch_", ".json")
             # Training time carried over from a resumed run's last record.
-            self.seconds = json.load(open(done[-1]))["train_seconds"] if done else 0.0
-            self.carried_epoch = json.load(open(done[-1]))["epoch"] if done else 0
+            last = json.load(open(done[-1])) if done else {"train_seconds": 0.0, "epoch": 0}
+            self.seconds, self.carried_epoch = last["train_seconds"], last["epoch"]
             self.hardware = describe_hardware()
             rng = np.random.default_rng(0)
             self.labels = np.repeat(np.arange(10), 10)
@@ -115,7 +111,7 @@ def make_eval_callback(evaluator, epochs, num_samples, results_dir):
                 "losses": {k: float(v) for k, v in (logs or {}).items()},
             }
             path = os.path.join(results_dir, f"epoch_{epoch + 1:04d}.json")
-            fileio.write_atomic(path, lambda tmp: _dump_json(record, tmp))
+            evaluation.write_json(path, record)
             grid = callbacks_lib.compose_grid(
                 self.model.generate(self.labels, noise=self.noise), 10, range(10)
             )
