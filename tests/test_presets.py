@@ -1,10 +1,12 @@
-"""The quality presets on real MNIST: the fast preset passes a bar, and best is its longer run.
+"""The quality presets on real MNIST: the fast recipe learns, and best is its longer run.
 
 `flags/best.cfg` trains the fast preset's recipe for longer with a longer
 EMA; their full results at 10,000 samples on three seeds are in
 docs/presets.md (`scripts/make_preset_results.py`). This test trains the
-fast preset once (5 epochs) and measures 2,000 samples with the project's
-evaluator (the reference classifier of the session).
+fast preset's recipe for its first 2 epochs and measures 2,000
+samples with the project's evaluator (the reference classifier of the
+session): enough to catch a recipe that stopped learning, in a third of the
+preset's training time.
 """
 
 import dataclasses
@@ -17,13 +19,15 @@ from helpers import mnist_flags
 from keras_cgan import presets, train
 from keras_cgan.evaluation import Evaluator
 
-# The fast preset after its 5 epochs, at 2,000 samples (seed 0), where real
-# MNIST train digits score FID 1.29 and recall 0.876. Measured: accuracy
-# 0.9865, FID 2.36, recall 0.835, diversity 1.01 (223 s of training on 2
-# CPU cores). The seed model after 1000 epochs (10,000 samples) has FID 18,
-# recall 0.34 and diversity 0.72: it fails three of the four; the same
-# networks at Adam 2e-4, beta_1 0.5 had FID 67 and accuracy 0.72 after 3 epochs.
-BAR = {"accuracy": 0.97, "fid": 5.0, "recall": 0.6, "diversity": 0.85}
+# The fast preset's recipe after 2 epochs, at 2,000 samples (seed 0), where
+# real MNIST train digits score FID 1.29 and recall 0.876. Measured: accuracy
+# 0.9645, FID 7.8, recall 0.80, diversity 0.975 in bfloat16, and 0.960, 7.9,
+# 0.79, 0.984 in float32 (after all 5 epochs: accuracy 0.9865, FID 2.36). The
+# seed model after 1000 epochs (10,000 samples) has FID 18, recall 0.34 and
+# diversity 0.72: it fails three of the four; the same networks at Adam 2e-4,
+# beta_1 0.5 had FID 67 and accuracy 0.72 after 3 epochs.
+TEST_EPOCHS = 2
+BAR = {"accuracy": 0.92, "fid": 15.0, "recall": 0.6, "diversity": 0.85}
 
 
 def _precision_for_this_cpu():
@@ -52,7 +56,7 @@ def test_best_is_the_fast_recipe_trained_longer():
 
 
 @pytest.mark.slow
-def test_fast_preset_passes_the_bar_and_exports_its_ema_generator(
+def test_the_fast_recipe_learns_in_two_epochs_and_exports_its_ema_generator(
     real_mnist_dir, reference_classifier, tmp_path
 ):
     config = presets.load_preset(
@@ -62,8 +66,8 @@ def test_fast_preset_passes_the_bar_and_exports_its_ema_generator(
         f"--workdir={tmp_path / 'fast'}",
         "--seed=0",
         "--verbose=0",
+        f"--epochs={TEST_EPOCHS}",
     )
-    assert config.epochs <= 5
     start = time.perf_counter()
     gan = train.train(config)
     seconds = time.perf_counter() - start
@@ -72,7 +76,7 @@ def test_fast_preset_passes_the_bar_and_exports_its_ema_generator(
     result = evaluator.evaluate(os.path.join(config.workdir, "export"), 2000, seed=0)
     metrics = result.summary()
     print(
-        f"\nfast preset, {config.epochs} epochs in {seconds:.0f} s: "
+        f"\nfast preset's recipe, {config.epochs} epochs in {seconds:.0f} s: "
         + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
     )
     # The export samples what the in-memory model samples (the EMA generator).
