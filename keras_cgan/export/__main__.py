@@ -38,9 +38,12 @@ def main(argv):
     model = FLAGS.model
     if not model:
         cli.fail("--model is required: a run folder or a .keras file")
+    from keras_cgan import loading
+
+    loading.check_model_path(model)  # A bad path fails before TensorFlow loads.
     folder = model if os.path.isdir(model) else os.path.dirname(model) or "."
     cli.quiet_tensorflow()
-    from keras_cgan import export, loading
+    from keras_cgan import export
     from keras_cgan.export import files
 
     if FLAGS.format in files.FORMATS:
