@@ -33,7 +33,7 @@ import numpy as np
 from absl import flags
 
 from keras_cgan import cli
-from keras_cgan.datasets import short_name
+from keras_cgan.datasets import class_names_of, short_name
 from keras_cgan.sampling import (
     GenerateError,
     grid_chunks,
@@ -189,6 +189,40 @@ def define_flags():
     flags.DEFINE_bool("latent_walk", False, "Walk the noise with each --digits class fixed.")
 
 
+def _request(names, shape):
+    """The flags' classes, samples per class, row labels and pair, checked.
+
+    Args:
+        names: The model's class names (a tuple of str, one per class).
+        shape: Its image shape `(H, W, C)`.
+
+    Returns:
+        `(digits, per_class, row_labels, pair)`: class ids, samples per class,
+        one short label per grid row, and the `--interpolate` pair or None.
+
+    Raises:
+        GenerateError: a class the model lacks, or a grid or file too large.
+    """
+    if FLAGS.classes is not None:
+        digits = parse_classes(FLAGS.classes, names)
+    elif FLAGS["digits"].present:
+        digits = parse_digits(FLAGS.digits, len(names))
+    else:  # Every class (MNIST: 0123456789).
+        digits = list(range(len(names)))
+    per_class = FLAGS.per_class or FLAGS.per_digit
+    row_labels = [short_name(names[d]) for d in digits]
+    pair = parse_pair(FLAGS.interpolate, len(names), names) if FLAGS.interpolate else None
+    if pair is not None:
+        check_grid(per_class, FLAGS.steps, False, shape, "--per_class or --steps")
+    elif FLAGS.latent_walk:
+        check_grid(len(digits), FLAGS.steps, True, shape, "--steps or --classes")
+    elif FLAGS.out:
+        check_grid(len(digits), per_class, True, shape, "--per_class or --classes", npz=True)
+    if FLAGS.npz:
+        check_npz_space(FLAGS.npz, len(digits) * per_class, shape)
+    return digits, per_class, row_labels, pair
+
+
 def main(argv):
     del argv
     if not FLAGS.model:
@@ -207,31 +241,16 @@ def main(argv):
         _check_output(FLAGS.npz, ".npz", "--npz")
     from keras_cgan import loading
 
-    loading.check_model_path(FLAGS.model)  # A bad path fails before TensorFlow loads.
+    # A bad path fails before TensorFlow loads, and so does a bad request to an
+    # export, whose classes and image shape its metadata names.
+    _, metadata = loading.check_model_path(FLAGS.model)
+    if metadata is not None:
+        _request(class_names_of(metadata), tuple(metadata["image_shape"]))
     cli.quiet_tensorflow()
     generator = loading.load_generator(FLAGS.model)
     shape = tuple(generator.metadata["image_shape"])
-    names = generator.class_names
-    if FLAGS.classes is not None:
-        digits = parse_classes(FLAGS.classes, names)
-    elif FLAGS["digits"].present:
-        digits = parse_digits(FLAGS.digits, generator.num_classes)
-    else:  # Every class (MNIST: 0123456789).
-        digits = list(range(generator.num_classes))
-    per_class = FLAGS.per_class or FLAGS.per_digit
-    row_labels = [short_name(names[d]) for d in digits]
-    pair = (
-        parse_pair(FLAGS.interpolate, generator.num_classes, names) if FLAGS.interpolate else None
-    )
-    if pair is not None:
-        check_grid(per_class, FLAGS.steps, False, shape, "--per_class or --steps")
-    elif FLAGS.latent_walk:
-        check_grid(len(digits), FLAGS.steps, True, shape, "--steps or --classes")
-    elif FLAGS.out:
-        check_grid(len(digits), per_class, True, shape, "--per_class or --classes", npz=True)
+    digits, per_class, row_labels, pair = _request(generator.class_names, shape)
     total = len(digits) * per_class
-    if FLAGS.npz:
-        check_npz_space(FLAGS.npz, total, shape)
 
     if pair is not None:
         images = interpolation_strip(generator, pair, FLAGS.steps, per_class, FLAGS.seed)

@@ -83,3 +83,18 @@ def _build_served_export(directory):
 def served_export(tmp_path_factory):
     """A tiny trained export (latent_dim 8, 10 classes) shared by the serving tests."""
     return _build_served_export(str(tmp_path_factory.mktemp("served") / "export"))
+
+
+@pytest.fixture(scope="session")
+def no_tensorflow_env(tmp_path_factory):
+    """`run_cli` env_extra under which `import tensorflow` fails.
+
+    A tool run with it proves that it refused its input before TensorFlow
+    loaded: a `tensorflow` package that raises on import shadows the real one.
+    """
+    root = tmp_path_factory.mktemp("no_tensorflow")
+    (root / "tensorflow").mkdir()
+    (root / "tensorflow" / "__init__.py").write_text(
+        'raise ImportError("this test forbids importing tensorflow")\n'
+    )
+    return {"PYTHONPATH": str(root)}

@@ -205,7 +205,7 @@ def test_read_metadata_rejects_non_exports(tmp_path):
 
 
 @pytest.mark.slow
-def test_export_cli_from_a_keras_file_and_a_run(tmp_path, tiny_config):
+def test_export_cli_from_a_keras_file_and_a_run(tmp_path, tiny_config, no_tensorflow_env):
     from keras_cgan import train
 
     gan = train.train(tiny_config.replace(epochs=1))
@@ -228,6 +228,6 @@ def test_export_cli_from_a_keras_file_and_a_run(tmp_path, tiny_config):
         ([f"--model={tmp_path / 'nothing'}"], "no run folder or .keras file"),
         ([f"--model={tmp_path}"], "holds neither checkpoints/latest nor model.keras"),
         ([], "--model is required"),
-    ]:
-        result = run_cli("export", *args)
+    ]:  # Refused before TensorFlow loads (see no_tensorflow_env).
+        result = run_cli("export", *args, env_extra=no_tensorflow_env)
         assert result.returncode == 2 and message in one_error_line(result)

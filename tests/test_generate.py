@@ -110,7 +110,11 @@ def test_parse_digits_rejects(text, message):
         (["NO_OUTPUT"], "nothing to write"),
     ],
 )
-def test_bad_input_exits_2_and_writes_nothing(export_dir, tmp_path, args, message):
+def test_bad_input_exits_2_and_writes_nothing(
+    export_dir, no_tensorflow_env, tmp_path, args, message
+):
+    # Every mistake here is caught before TensorFlow loads (it cannot: see
+    # no_tensorflow_env); an export's metadata names its classes and shape.
     model = export_dir
     out = [f"--out={tmp_path / 'grid.png'}"]
     if args[0] == "MODEL=missing":
@@ -126,7 +130,7 @@ def test_bad_input_exits_2_and_writes_nothing(export_dir, tmp_path, args, messag
     elif any(a.startswith("--npz=") for a in args):
         args = [args[0].replace("--npz=", f"--npz={tmp_path}/"), *args[1:]]
     before = set(os.listdir(tmp_path))
-    result = run_cli("generate", f"--model={model}", *out, *args)
+    result = run_cli("generate", f"--model={model}", *out, *args, env_extra=no_tensorflow_env)
     assert result.returncode == 2
     assert message.format(tmp=tmp_path) in one_error_line(result)
     assert set(os.listdir(tmp_path)) == before

@@ -135,15 +135,29 @@ def test_the_exported_generator_refuses_too(tmp_path, monkeypatch):
         generator.generate_soft(np.ones((101, 10)) / 10, np.zeros((101, 8)))
 
 
-def test_the_command_line_refuses_a_huge_request_before_loading_the_model(tmp_path):
+def test_the_command_line_refuses_a_huge_request_before_loading_the_model(
+    tmp_path, no_tensorflow_env
+):
     from helpers import save_tiny_export
 
     model = save_tiny_export(tmp_path / "export", np.zeros((18, 784)), np.zeros(784), 8)
     out, npz = tmp_path / "x.png", tmp_path / "x.npz"
-    result = run_cli("generate", f"--model={model}", "--per_digit=10000000", f"--out={out}")
+    result = run_cli(
+        "generate",
+        f"--model={model}",
+        "--per_digit=10000000",
+        f"--out={out}",
+        env_extra=no_tensorflow_env,  # Refused before TensorFlow loads.
+    )
     assert result.returncode == 2
     assert "a grid of 10 x 10,000,000 digits" in one_error_line(result)
-    result = run_cli("generate", f"--model={model}", f"--per_digit={10**15}", f"--npz={npz}")
+    result = run_cli(
+        "generate",
+        f"--model={model}",
+        f"--per_digit={10**15}",
+        f"--npz={npz}",
+        env_extra=no_tensorflow_env,
+    )
     assert result.returncode == 2
     assert "images need" in one_error_line(result) and "on disk but only" in result.stderr
     assert not out.exists() and not npz.exists()
