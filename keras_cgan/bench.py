@@ -39,13 +39,11 @@ Epochs of presets whose networks are not the mlp are cut to 100 steps
 The library is `keras_cgan.benchmarks`.
 """
 
-import json
-import os
 import sys
 
 from absl import flags
 
-from keras_cgan import cli, config_flags, presets
+from keras_cgan import cli, config_flags, fileio, presets
 from keras_cgan.benchmarks.presets import SHORT_EPOCH_STEPS, default_presets, preset_path
 from keras_cgan.benchmarks.report import report
 from keras_cgan.benchmarks.runner import SECTIONS, Options, run
@@ -116,11 +114,7 @@ def main(argv):
 
     def write_json(result):
         if FLAGS.json:
-            tmp = FLAGS.json + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(result, f, indent=2)
-                f.write("\n")
-            os.replace(tmp, FLAGS.json)
+            fileio.write_json(FLAGS.json, result)
 
     result = run(options, presets.load_preset, log=log, partial=write_json)
     write_json(result)

@@ -32,7 +32,7 @@ import os
 
 from absl import flags
 
-from keras_cgan import cli, config_flags
+from keras_cgan import cli, config_flags, fileio
 from keras_cgan.errors import EvaluationError
 from keras_cgan.evaluation import check_num_samples
 from keras_cgan.samplers import check_model_path
@@ -207,7 +207,7 @@ def main(argv):
         print(f"\nper class, {FLAGS.model}:")
         print(evaluation.format_per_class(results[FLAGS.model]))
     if FLAGS.json:
-        evaluation.write_json(
+        fileio.write_json(
             FLAGS.json,
             {
                 "num_samples": n,

@@ -36,7 +36,6 @@ SavedModel export folder, a `.keras` file, or a callable `labels -> images`
 """
 
 import dataclasses
-import json
 import time
 from typing import Dict, Optional
 
@@ -452,15 +451,3 @@ def format_per_class(result: EvaluationResult) -> str:
         )
     ]
     return _markdown(["class", "accuracy", "FID", "diversity"], rows)
-
-
-def write_json(path, payload):
-    """Writes `payload` as pretty JSON to `path` (atomically; `WriteError` if it fails)."""
-    from keras_cgan.fileio import write_atomic
-
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(payload, f, indent=2)
-            f.write("\n")
-
-    write_atomic(path, write)

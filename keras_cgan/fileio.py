@@ -10,6 +10,7 @@ before loading it.
 import concurrent.futures
 import contextlib
 import errno
+import json
 import os
 import re
 import shutil
@@ -87,26 +88,41 @@ def writing(path, tmp=None):
 def write_atomic(path, write):
     """Writes `path` by calling `write(tmp)` and renaming `tmp` onto `path`.
 
-    `tmp` is `path` with `.tmp` before its extension (`metrics.tmp.csv`), so
-    writers that pick the format from the extension still work. A failure
-    leaves the previous `path`, if any, untouched.
+    `tmp` is a hidden file beside `path` with `.tmp` before its extension
+    (`.metrics.tmp.csv`): writers that pick the format from the extension still
+    work, and what a killed write leaves behind matches no pattern of the
+    finished files (`epoch_*.png`). A failure leaves the previous `path`, if
+    any, untouched.
 
     Raises:
         WriteError: the write or the rename failed (the message names `path`).
     """
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.tmp{ext}"
+    directory, name = os.path.split(path)
+    root, ext = os.path.splitext(name)
+    tmp = os.path.join(directory, f".{root}.tmp{ext}")
     with writing(path, tmp):
         write(tmp)
         os.replace(tmp, path)
     return path
 
 
+def write_json(path, payload):
+    """Writes `payload` as indented JSON to `path` (atomically; `WriteError` if it fails)."""
+
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(payload, f, indent=2)
+            f.write("\n")
+
+    return write_atomic(path, write)
+
+
 def numbered_files(directory, prefix, ext):
     """The finished `<directory>/<prefix>NNNN<ext>` files, sorted by name.
 
-    The `.tmp` files that a killed `write_atomic` may leave behind
-    (`epoch_0003.tmp.png`) are not listed; a missing `directory` lists nothing.
+    Whatever else is there is not listed: the hidden `.tmp` file a killed
+    `write_atomic` may leave (`.epoch_0003.tmp.png`), or a user's
+    `epoch_0003 copy.png`; a missing `directory` lists nothing.
     """
     if not os.path.isdir(directory):
         return []

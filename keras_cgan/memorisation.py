@@ -19,11 +19,11 @@ Reported (as `Evaluator` extra metrics, `MemorisationMetric`):
 `write_pairs_png` draws the closest generated/training pairs.
 """
 
-import os
 from typing import Dict, Optional
 
 import numpy as np
 
+from keras_cgan import fileio
 from keras_cgan.evaluation import ExtraMetric, Samples
 from keras_cgan.metrics import squared_distances, squared_norms, unit_rows
 
@@ -157,6 +157,5 @@ def write_pairs_png(path, images, train_images, distances, indices, num_pairs=20
         grid[top : top + 28, x : x + 28] = fakes[i]
         grid[top + cell : top + cell + 28, x : x + 28] = reals[i]
     image = (grid * 255.0 + 0.5).astype(np.uint8).repeat(2, axis=0).repeat(2, axis=1)
-    tmp = path + ".tmp.png"
-    Image.fromarray(image, mode="L").save(tmp)
-    os.replace(tmp, path)
+    picture = Image.fromarray(image, mode="L")
+    fileio.write_atomic(path, lambda tmp: picture.save(tmp, format="PNG"))

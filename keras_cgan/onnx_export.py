@@ -14,6 +14,7 @@ SavedModel's input checks: check labels and noise before calling
 import json
 import os
 
+from keras_cgan import fileio
 from keras_cgan.tflite import ConversionError, first_line, generate_module
 
 METADATA_KEY = "keras_cgan"
@@ -51,7 +52,4 @@ def write_onnx(loaded, metadata, out):
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(metadata, sort_keys=True)
     out = os.path.abspath(out)
-    tmp = out + ".tmp"
-    onnx.save(proto, tmp)
-    os.replace(tmp, out)
-    return out
+    return fileio.write_atomic(out, lambda tmp: onnx.save(proto, tmp))

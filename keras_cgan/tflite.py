@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 
+from keras_cgan import fileio
 from keras_cgan.errors import KerasCganError
 
 METADATA_NAME = "keras_cgan"
@@ -135,11 +136,12 @@ def write_tflite(loaded, metadata, out):
             raise ConversionError(f"TFLite conversion failed: {first_line(e)}") from None
     flatbuffer = _with_metadata(flatbuffer, dict(metadata, tflite_signature="generate"))
     out = os.path.abspath(out)
-    tmp = out + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(flatbuffer)
-    os.replace(tmp, out)
-    return out
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(flatbuffer)
+
+    return fileio.write_atomic(out, write)
 
 
 class TFLiteGenerator:

@@ -79,7 +79,6 @@ def make_eval_callback(evaluator, epochs, num_samples, results_dir):
     import numpy as np
 
     from keras_cgan import callbacks as callbacks_lib
-    from keras_cgan import evaluation
 
     class EvaluateAtEpochs(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -111,7 +110,7 @@ def make_eval_callback(evaluator, epochs, num_samples, results_dir):
                 "losses": {k: float(v) for k, v in (logs or {}).items()},
             }
             path = os.path.join(results_dir, f"epoch_{epoch + 1:04d}.json")
-            evaluation.write_json(path, record)
+            fileio.write_json(path, record)
             grid = callbacks_lib.compose_grid(
                 self.model.generate(self.labels, noise=self.noise), 10, range(10)
             )

@@ -89,13 +89,13 @@ def finished_run(tmp_path_factory):
 # of the checkpoint expected afterwards (1: the previous one, untouched; 2:
 # the resumed run's, written before the failing file).
 WRITERS = [
-    ("config.json", "config*.json", 1),
+    ("config.json", "*config*.json", 1),
     ("checkpoints/latest", "state.npz", 1),
-    ("samples/epoch_0002.png", "epoch_0002*.png", 2),
-    ("metrics.csv", "metrics*.csv", 2),
-    ("samples/progress.gif", "progress*.gif", 2),
-    ("metrics.png", "metrics*.png", 2),
-    ("model.keras", "model*.keras", 2),
+    ("samples/epoch_0002.png", "*epoch_0002*.png", 2),
+    ("metrics.csv", "*metrics*.csv", 2),
+    ("samples/progress.gif", "*progress*.gif", 2),
+    ("metrics.png", "*metrics*.png", 2),
+    ("model.keras", "*model*.keras", 2),
     ("export", None, 2),
 ]
 
@@ -142,7 +142,7 @@ def test_the_run_resumes_once_there_is_space_again(finished_run, tmp_path, monke
     workdir = str(tmp_path / "run")
     shutil.copytree(finished_run.workdir, workdir)
     config = finished_run.replace(workdir=workdir, epochs=2)
-    _fail_opening(monkeypatch, "model*.keras")
+    _fail_opening(monkeypatch, "*model*.keras")
     with pytest.raises(WriteError):
         train.train(config)
     monkeypatch.undo()
@@ -188,7 +188,7 @@ _BOOTSTRAP = textwrap.dedent(
     real_open = builtins.open
     def full_disk_open(file, mode="r", *args, **kwargs):
         name = os.path.basename(file) if isinstance(file, str) else ""
-        if fnmatch.fnmatch(name, "metrics*.csv") and any(c in mode for c in "wax+"):
+        if fnmatch.fnmatch(name, "*metrics*.csv") and any(c in mode for c in "wax+"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), file)
         return real_open(file, mode, *args, **kwargs)
     builtins.open = full_disk_open

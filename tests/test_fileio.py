@@ -1,5 +1,7 @@
 """Folder swaps, the background writer of the per-epoch files, and what a kill leaves."""
 
+import glob
+import os
 import threading
 import time
 
@@ -8,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from helpers import make_tiny_gan
-from keras_cgan import callbacks, checkpoint
+from keras_cgan import callbacks, checkpoint, fileio
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import WriteError
 from keras_cgan.fileio import BackgroundWriter, numbered_files, run_job
@@ -90,7 +92,8 @@ def test_a_failed_background_checkpoint_write_is_raised(tmp_path):
 
 
 def test_numbered_files_skip_the_leftovers_of_killed_writes(tmp_path):
-    for name in ("epoch_0010.png", "epoch_0001.png", "epoch_0002.tmp.png", "epoch_x.png"):
+    names = ("epoch_0010.png", "epoch_0001.png", ".epoch_0002.tmp.png", "epoch_0003.tmp.png")
+    for name in (*names, "epoch_x.png"):
         (tmp_path / name).write_bytes(b"not a png")
     assert numbered_files(str(tmp_path), "epoch_", ".png") == [
         str(tmp_path / "epoch_0001.png"),
@@ -106,7 +109,23 @@ def test_the_gif_skips_a_grid_a_kill_left_half_written(tmp_path):
         callbacks.save_png(
             np.full((28, 28), 40 * epoch, np.uint8), str(tmp_path / f"epoch_000{epoch}.png")
         )
-    (tmp_path / "epoch_0003.tmp.png").write_bytes(b"\x89PNG\r\n")  # Killed mid-write.
+    (tmp_path / ".epoch_0003.tmp.png").write_bytes(b"\x89PNG\r\n")  # Killed mid-write.
     callbacks.write_gif(str(tmp_path))
     with Image.open(tmp_path / "progress.gif") as gif:
         assert gif.n_frames == 2
+
+
+def test_what_a_killed_write_leaves_matches_no_glob_of_the_finished_files(tmp_path):
+    path = str(tmp_path / "epoch_0003.png")
+    used = []
+
+    def write(tmp):
+        used.append(tmp)
+        with open(tmp, "wb") as f:
+            f.write(b"png")
+
+    fileio.write_atomic(path, write)
+    (tmp_path / os.path.basename(used[0])).write_bytes(b"half")  # A SIGKILL mid-write.
+    assert used[0].endswith(".png")  # Writers that pick the format by extension still work.
+    assert glob.glob(str(tmp_path / "epoch_*.png")) == [path]
+    assert glob.glob(str(tmp_path / "*.png")) == [path]
