@@ -94,8 +94,9 @@ def test_bench_smoke_run_writes_every_section(real_mnist_dir, tmp_path):
         (["--stacks=ten"], "--stacks takes integers"),
     ],
 )
-def test_bench_bad_input_is_one_clear_line(args, message):
-    result = _run_bench(*args, "--repeats=1")
+def test_bench_bad_input_is_one_clear_line(args, message, no_tensorflow_env):
+    # Refused before TensorFlow loads (see no_tensorflow_env).
+    result = _run_bench(*args, "--repeats=1", env_extra=no_tensorflow_env)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert message in result.stderr.strip().splitlines()[-1]

@@ -34,6 +34,15 @@ class Options:
     mnist_dir: Optional[str] = None
     flags_dir: Optional[str] = None
 
+    def __post_init__(self):
+        # Checked here, where the command line builds its Options before
+        # TensorFlow loads, so a misspelt section fails at once.
+        unknown = set(self.sections) - set(SECTIONS)
+        if unknown:
+            raise ConfigError(
+                f"unknown bench section {sorted(unknown)[0]!r}: use {', '.join(SECTIONS)}"
+            )
+
 
 def _environment() -> dict:
     import keras
@@ -80,15 +89,10 @@ def run(
             (the command line writes them to `--json` as it goes).
 
     Raises:
-        ConfigError: an unknown section or a missing preset.
+        ConfigError: a missing preset (`Options` refuses an unknown section).
     """
     from keras_cgan import perf
 
-    unknown = set(options.sections) - set(SECTIONS)
-    if unknown:
-        raise ConfigError(
-            f"unknown bench section {sorted(unknown)[0]!r}: use {', '.join(SECTIONS)}"
-        )
     result = {"environment": _environment(), "options": dataclasses.asdict(options)}
     presets = {}
     for name in options.presets:
