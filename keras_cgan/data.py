@@ -1,4 +1,4 @@
-"""The input pipeline, and MNIST's files.
+"""The input pipeline, and where MNIST comes from.
 
 `make_dataset` batches any in-memory images (uint8 `[N, H, W, C]`; the
 sources of every dataset are in `keras_cgan.datasets`). MNIST comes from one
@@ -6,7 +6,7 @@ of two sources, both reduced to the same in-memory arrays:
 
 * a local folder (`mnist_dir`, or the `KERAS_CGAN_MNIST_DIR` environment
   variable) holding the four standard IDX files (gzipped or not) or Keras'
-  `mnist.npz`;
+  `mnist.npz` (read by `keras_cgan.mnist_files`);
 * tensorflow-datasets' `mnist` (downloads on first use; `tfds_data_dir`).
 
 `make_dataset` turns the arrays into a `tf.data` pipeline of
@@ -17,186 +17,17 @@ stacks of K batches of raw uint8 pixels and integer labels instead
 (`stack=K, raw=True`), which the compiled train step converts and loops over.
 """
 
-import gzip
 import os
 from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 
+from keras_cgan import mnist_files
 from keras_cgan.config import DEFAULT_STEPS_PER_EXECUTION, MNIST_DIR_ENV
 from keras_cgan.errors import DataError
+from keras_cgan.mnist_files import IMAGE_SHAPE, NUM_CLASSES, check_split, checked
 from keras_cgan.perf import PIPELINE
-
-IMAGE_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
-SPLITS = ("train", "test")
-
-_IDX_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-_IMAGES_MAGIC = 2051
-_LABELS_MAGIC = 2049
-
-
-def read_idx(path: str) -> np.ndarray:
-    """Reads one IDX file (optionally gzipped) into a uint8 array.
-
-    Args:
-        path: An `*-idx3-ubyte` (images) or `*-idx1-ubyte` (labels) file, plain
-            or `.gz`.
-
-    Returns:
-        uint8 array: images `[N, 28, 28]` (magic 2051) or labels `[N]` (magic
-        2049).
-
-    Raises:
-        DataError: the file is missing, truncated, not gzip when named `.gz`, or
-            has a wrong magic number or shape.
-    """
-    if not os.path.isfile(path):
-        raise DataError(f"MNIST file not found: {path}")
-    try:
-        opener = gzip.open if path.endswith(".gz") else open
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as e:
-        raise DataError(
-            f"cannot read MNIST file {path} ({e}): replace it with the original"
-        ) from None
-    if len(raw) < 8:
-        raise DataError(f"MNIST file {path} is truncated (only {len(raw)} bytes)")
-    magic, count = np.frombuffer(raw[:8], dtype=">i4")
-    if magic == _IMAGES_MAGIC:
-        if len(raw) < 16:
-            raise DataError(f"MNIST file {path} is truncated (header incomplete)")
-        rows, cols = np.frombuffer(raw[8:16], dtype=">i4")
-        if (rows, cols) != IMAGE_SHAPE[:2]:
-            raise DataError(f"MNIST file {path} holds {rows}x{cols} images, expected 28x28")
-        shape, offset = (count, rows, cols), 16
-    elif magic == _LABELS_MAGIC:
-        shape, offset = (count,), 8
-    else:
-        raise DataError(
-            f"MNIST file {path} has magic number {magic}, expected "
-            f"{_IMAGES_MAGIC} (images) or {_LABELS_MAGIC} (labels): not an IDX file"
-        )
-    expected = int(np.prod(shape))
-    if len(raw) - offset != expected:
-        raise DataError(
-            f"MNIST file {path} is truncated or padded: header promises "
-            f"{expected} bytes of data, found {len(raw) - offset}"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
-
-
-def _find_idx(directory: str, stem: str) -> Optional[str]:
-    for name in (stem, stem + ".gz"):
-        path = os.path.join(directory, name)
-        if os.path.isfile(path):
-            return path
-    return None
-
-
-def load_local_mnist(directory: str, split: str = "train") -> Tuple[np.ndarray, np.ndarray]:
-    """Loads a split of MNIST from a local folder.
-
-    The folder holds the four standard IDX files (`train-images-idx3-ubyte`,
-    ..., each plain or `.gz`) or, failing that, Keras' `mnist.npz`.
-
-    Args:
-        directory: The folder.
-        split: "train" or "test".
-
-    Returns:
-        `(images, labels)`: uint8 `[N, 28, 28, 1]` in 0..255 and uint8 `[N]`
-        in 0..9.
-
-    Raises:
-        DataError: the folder or a file is missing or unreadable.
-    """
-    _check_split(split)
-    if not os.path.isdir(directory):
-        raise DataError(
-            f"MNIST folder not found: {directory} (pass --mnist_dir=DIR holding "
-            "the four IDX files or mnist.npz)"
-        )
-    images_stem, labels_stem = _IDX_FILES[split]
-    images_path = _find_idx(directory, images_stem)
-    labels_path = _find_idx(directory, labels_stem)
-    npz_path = os.path.join(directory, "mnist.npz")
-    if images_path is None and labels_path is None and os.path.isfile(npz_path):
-        return _load_npz(npz_path, split)
-    for stem, path in ((images_stem, images_path), (labels_stem, labels_path)):
-        if path is None:
-            raise DataError(
-                f"MNIST file not found: {os.path.join(directory, stem)}[.gz] "
-                "(the folder needs the four IDX files or mnist.npz)"
-            )
-    images = read_idx(images_path)
-    labels = read_idx(labels_path)
-    if images.ndim != 3:
-        raise DataError(f"MNIST file {images_path} holds labels, not images")
-    if labels.ndim != 1:
-        raise DataError(f"MNIST file {labels_path} holds images, not labels")
-    if len(images) != len(labels):
-        raise DataError(
-            f"MNIST files disagree: {images_path} has {len(images)} images but "
-            f"{labels_path} has {len(labels)} labels"
-        )
-    return _checked(images[..., None], labels, labels_path)
-
-
-def _load_npz(path: str, split: str) -> Tuple[np.ndarray, np.ndarray]:
-    try:
-        with np.load(path) as f:
-            missing = [k for k in (f"x_{split}", f"y_{split}") if k not in f.files]
-            if missing:
-                raise DataError(
-                    f"MNIST file {path} lacks array '{missing[0]}': not Keras' mnist.npz"
-                )
-            images, labels = f[f"x_{split}"], f[f"y_{split}"]
-    except DataError:
-        raise
-    except Exception as e:  # zipfile, pickle and OS errors all mean "corrupt".
-        raise DataError(f"cannot read MNIST file {path} ({type(e).__name__}: {e})") from None
-    if images.shape[1:] != IMAGE_SHAPE[:2] or len(images) != len(labels):
-        raise DataError(
-            f"MNIST file {path} has images {images.shape} and labels "
-            f"{labels.shape}, expected [N, 28, 28] and [N]"
-        )
-    return _checked(images.astype(np.uint8)[..., None], labels.astype(np.uint8), path)
-
-
-def load_local_npz(directory: str, split: str, name: str) -> Tuple[np.ndarray, np.ndarray]:
-    """Loads a split of an MNIST-format dataset from `<directory>/<name>.npz`.
-
-    Args:
-        directory: The folder.
-        split: "train" or "test".
-        name: The dataset's name, e.g. "fashion_mnist" (the file's stem).
-
-    Returns:
-        `(images, labels)`: uint8 `[N, 28, 28, 1]` and uint8 `[N]`.
-
-    Raises:
-        DataError: neither the four IDX files nor the .npz are there.
-    """
-    _check_split(split)
-    path = os.path.join(directory, f"{name}.npz")
-    if not os.path.isfile(path):
-        raise DataError(
-            f"no {name} files in {directory}: --data_dir needs the four IDX files "
-            f"(train-images-idx3-ubyte[.gz], ...) or {name}.npz"
-        )
-    return _load_npz(path, split)
-
-
-def _checked(images, labels, path):
-    if len(labels) and labels.max() >= NUM_CLASSES:
-        raise DataError(f"MNIST labels in {path} go up to {labels.max()}, expected 0..9")
-    return images, labels
 
 
 def load_tfds_mnist(split: str = "train", data_dir: Optional[str] = None):
@@ -207,13 +38,13 @@ def load_tfds_mnist(split: str = "train", data_dir: Optional[str] = None):
         data_dir: tensorflow-datasets data directory (None = its default).
 
     Returns:
-        `(images, labels)` as in `load_local_mnist`.
+        `(images, labels)` as in `mnist_files.load`.
 
     Raises:
         DataError: tensorflow-datasets is missing or failed (offline, bad
             `data_dir`, ...); the message says how to use a local copy instead.
     """
-    _check_split(split)
+    check_split(split)
     try:
         import tensorflow_datasets as tfds
 
@@ -230,7 +61,7 @@ def load_tfds_mnist(split: str = "train", data_dir: Optional[str] = None):
             f"{reason}); for offline use pass --mnist_dir=DIR (or set "
             f"{MNIST_DIR_ENV}) to a folder with the four MNIST IDX files or mnist.npz"
         ) from None
-    return _checked(
+    return checked(
         images.astype(np.uint8).reshape((-1,) + IMAGE_SHAPE), labels.astype(np.uint8), "tfds mnist"
     )
 
@@ -246,7 +77,7 @@ def load_mnist(
 
     Args:
         split: "train" or "test".
-        mnist_dir: Local folder (see `load_local_mnist`). None falls back to the
+        mnist_dir: Local folder (see `mnist_files.load`). None falls back to the
             `KERAS_CGAN_MNIST_DIR` environment variable, then to
             tensorflow-datasets.
         tfds_data_dir: tensorflow-datasets data directory.
@@ -257,7 +88,7 @@ def load_mnist(
     """
     mnist_dir = mnist_dir or os.environ.get(MNIST_DIR_ENV) or None
     if mnist_dir:
-        images, labels = load_local_mnist(mnist_dir, split)
+        images, labels = mnist_files.load(mnist_dir, split)
     else:
         images, labels = load_tfds_mnist(split, tfds_data_dir)
     if num_examples:
@@ -476,8 +307,3 @@ def mnist_dataset(
         stack=stack,
         **{**PIPELINE, "raw": raw},
     )
-
-
-def _check_split(split):
-    if split not in SPLITS:
-        raise DataError(f"unknown MNIST split {split!r}: use 'train' or 'test'")

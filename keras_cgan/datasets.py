@@ -24,6 +24,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from keras_cgan import mnist_files
 from keras_cgan.config import MNIST_DIR_ENV
 from keras_cgan.errors import DataError
 
@@ -179,10 +180,8 @@ def load_dataset(source: DataSource, split: str = "train", num_examples: int = 0
         )
         images, labels = holdout_split(images, labels, len(class_names), source.eval_holdout, split)
         return Dataset(images, labels, class_names, name).take(num_examples)
-    local = source.data_dir
-    if not local and name == "mnist":
-        local = source.mnist_dir or os.environ.get(MNIST_DIR_ENV)
-    if local and name in IDX_DATASETS:
+    local = _local_dir(source, name)
+    if local:
         dataset = _load_local(name, local, split)
     elif name == "mnist":
         from keras_cgan import data
@@ -190,11 +189,8 @@ def load_dataset(source: DataSource, split: str = "train", num_examples: int = 0
         images, labels = data.load_tfds_mnist(split, source.tfds_data_dir)
         dataset = Dataset(images, labels, KNOWN_CLASS_NAMES["mnist"], name)
     else:
-        if source.data_dir and name not in IDX_DATASETS:
-            raise DataError(
-                f"--data_dir reads local copies of {', '.join(IDX_DATASETS)} only: for "
-                f"{name} pass --tfds_data_dir, or a class-folder tree as --dataset=folder:PATH"
-            )
+        if source.data_dir:
+            _refuse_data_dir(name)
         from keras_cgan import tfds_source
 
         images, labels, class_names = tfds_source.load(name, split, source.tfds_data_dir)
@@ -207,14 +203,24 @@ def load_dataset(source: DataSource, split: str = "train", num_examples: int = 0
     return dataset
 
 
+def _local_dir(source, name):
+    """The local folder to read an MNIST-format dataset from (None: tfds)."""
+    local = source.data_dir
+    if not local and name == "mnist":
+        local = source.mnist_dir or os.environ.get(MNIST_DIR_ENV)
+    return local if local and name in IDX_DATASETS else None
+
+
+def _refuse_data_dir(name):
+    raise DataError(
+        f"--data_dir reads local copies of {', '.join(IDX_DATASETS)} only: for "
+        f"{name} pass --tfds_data_dir, or a class-folder tree as --dataset=folder:PATH"
+    )
+
+
 def _load_local(name, directory, split):
     """A local copy of an MNIST-format dataset: the four IDX files or an .npz."""
-    from keras_cgan import data
-
-    if name == "mnist" or _has_idx(directory):
-        images, labels = data.load_local_mnist(directory, split)
-    else:
-        images, labels = data.load_local_npz(directory, split, name)
+    images, labels = mnist_files.load(directory, split, name)
     names = KNOWN_CLASS_NAMES[name]
     if len(labels) and labels.max() >= len(names):
         raise DataError(
@@ -223,15 +229,32 @@ def _load_local(name, directory, split):
     return Dataset(images, labels, names, name)
 
 
-def _has_idx(directory):
-    return any(n.startswith(("train-images-idx3", "t10k-images-idx3")) for n in _listdir(directory))
+def check_files(source: DataSource, splits: Tuple[str, ...] = SPLITS) -> None:
+    """Refuses a local dataset whose folder or files are missing, before any loading.
 
+    Cheap (nothing is read) and free of TensorFlow, so the command-line tools
+    run it first. Covers `folder:PATH` trees and the local copies of the
+    MNIST-format datasets; a tensorflow-datasets name is checked when it loads.
 
-def _listdir(directory):
-    try:
-        return os.listdir(directory)
-    except OSError:
-        return []
+    Args:
+        source: The dataset and its settings.
+        splits: The splits that will be loaded ("train", "test").
+
+    Raises:
+        DataError: the same one-line error the loader would raise.
+    """
+    name = check_name(source.dataset)
+    if name.startswith(FOLDER_PREFIX):
+        from keras_cgan import folders
+
+        folders.list_files(name[len(FOLDER_PREFIX) :])
+        return
+    local = _local_dir(source, name)
+    if local:
+        for split in splits:
+            mnist_files.find_files(local, split, name)
+    elif source.data_dir:
+        _refuse_data_dir(name)
 
 
 def holdout_split(images, labels, num_classes, fraction, split):

@@ -32,7 +32,7 @@ import os
 
 from absl import flags
 
-from keras_cgan import cli, config_flags, fileio
+from keras_cgan import cli, config_flags, datasets, fileio
 from keras_cgan.errors import EvaluationError
 from keras_cgan.evaluation import check_num_samples
 from keras_cgan.samplers import check_model_path
@@ -111,8 +111,6 @@ def _recorded_config(path, meta):
 
 def data_source(flag_values, meta=None):
     """The dataset to evaluate against: the flags', else the model's recorded one."""
-    from keras_cgan.datasets import DataSource
-
     values = {
         name: flag_values[name].value
         for name in ("dataset", "data_dir", "mnist_dir", "tfds_data_dir", "image_size")
@@ -123,7 +121,7 @@ def data_source(flag_values, meta=None):
         for name in _RECORDED:
             if recorded.get(name) is not None:
                 values[name] = recorded[name]
-    return DataSource(**values)
+    return datasets.DataSource(**values)
 
 
 def _check_flags(flag_values):
@@ -171,6 +169,7 @@ def main(argv):
     del argv  # Unused: positional arguments are rejected by `cli.run`.
     meta = _check_flags(FLAGS)
     source = data_source(FLAGS, meta)
+    datasets.check_files(source)
     cli.quiet_tensorflow()
     from keras_cgan import evaluation, samplers
 

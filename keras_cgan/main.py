@@ -9,7 +9,7 @@ import sys
 
 from absl import flags
 
-from keras_cgan import __version__, cli, config_flags, presets
+from keras_cgan import __version__, cli, config_flags, datasets, presets
 
 FLAGS = flags.FLAGS
 
@@ -38,7 +38,9 @@ def main(argv):
             print(f"{name:<{width}}  {description}")
         return
     config = config_flags.config_from_flags()
-    cli.quiet_tensorflow()  # Only once the flags are valid: they fail fast.
+    splits = ("train", "test") if config.eval_every else ("train",)
+    datasets.check_files(datasets.DataSource.from_config(config), splits)
+    cli.quiet_tensorflow()  # Only once the flags and data files are valid: they fail fast.
     from keras_cgan import checkpoint, distribute, evaluation, train
 
     evaluator = None

@@ -146,9 +146,7 @@ def _say(config, message):
         print(f"keras_cgan: {message}", flush=True)
 
 
-def train(
-    config: TrainConfig, callbacks=(), strategy=None, evaluator=None
-) -> ConditionalGAN:
+def train(config: TrainConfig, callbacks=(), strategy=None, evaluator=None) -> ConditionalGAN:
     """Trains a conditional GAN on `config.dataset`, resuming the run in `config.workdir`.
 
     The dataset's image shape, class count and class names are filled into

@@ -11,7 +11,7 @@ import gzip
 import os
 import struct
 
-from keras_cgan.data import load_local_mnist
+from keras_cgan import mnist_files
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "mnist_small")
 COUNTS = {"train": 300, "test": 100}
@@ -32,7 +32,7 @@ def main():
     args = parser.parse_args()
     os.makedirs(OUT, exist_ok=True)
     for split, count in COUNTS.items():
-        images, labels = load_local_mnist(args.mnist_dir, split)
+        images, labels = mnist_files.load(args.mnist_dir, split)
         prefix = os.path.join(OUT, NAMES[split])
         write_idx(f"{prefix}-images-idx3-ubyte.gz", images[:count, :, :, 0], 2051)
         write_idx(f"{prefix}-labels-idx1-ubyte.gz", labels[:count], 2049)

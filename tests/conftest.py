@@ -69,11 +69,11 @@ def _build_served_export(directory):
     """A tiny generator, trained a few steps on the committed fixture, exported."""
     import numpy as np
 
-    from keras_cgan import data, export
+    from keras_cgan import export, mnist_files
     from keras_cgan.config import TrainConfig
 
     gan = make_tiny_gan(latent_dim=8, hidden_units=16, seed=2)
-    images, labels = data.load_local_mnist(FIXTURE_MNIST, "train")
+    images, labels = mnist_files.load(FIXTURE_MNIST, "train")
     gan.fit(x=(images[:64], labels[:64].astype(np.int32)), batch_size=16, epochs=1, verbose=0)
     config = TrainConfig(epochs=1, batch_size=16, latent_dim=8, hidden_units=16, seed=2)
     return export.export_generator(gan, directory, config)

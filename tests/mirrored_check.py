@@ -17,7 +17,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import keras  # noqa: E402
 
-from keras_cgan import data, networks  # noqa: E402
+from keras_cgan import mnist_files, networks  # noqa: E402
 from keras_cgan.model import ConditionalGAN  # noqa: E402
 
 GLOBAL_BATCH, STEPS, LATENT = 16, 3, 8
@@ -38,7 +38,7 @@ def build(strategy):
 def dataset(feed_noise):
     rng = np.random.default_rng(1)
     n = GLOBAL_BATCH * STEPS
-    images, labels = data.load_local_mnist(sys.argv[1], "train")
+    images, labels = mnist_files.load(sys.argv[1], "train")
     x = {
         "images": images[:n].astype("float32") / 255.0,
         "labels": np.eye(10, dtype="float32")[labels[:n]],

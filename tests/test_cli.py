@@ -108,10 +108,23 @@ def _run_main(*args, env_extra=None):
         (["stray"], "unexpected arguments 'stray'"),
         (["--preset=no_such_preset"], "unknown preset 'no_such_preset': choose one of best, "),
         (["--mnist_dir=/no/such/folder", "--epochs=1"], "MNIST folder not found: /no/such/folder"),
+        (["--mnist_dir=HALF", "--epochs=1"], "MNIST file not found: HALF/train-labels-idx1-ubyte"),
+        (["--mnist_dir=TRAIN", "--eval_every=1"], "MNIST file not found: TRAIN/t10k-images-idx3"),
+        (["--dataset=fashion_mnist", "--data_dir=/no/such"], "no fashion_mnist files in /no/such"),
+        (["--dataset=cifar10", "--data_dir=HALF"], "--data_dir reads local copies of mnist,"),
+        (["--dataset=folder:/no/such"], "dataset folder not found: /no/such (--dataset=folder:PATH"),
     ],
 )
-def test_bad_input_exits_2_with_one_clear_line(args, message, tmp_path):
-    result = _run_main(*args, f"--workdir={tmp_path / 'run'}")
+def test_bad_input_exits_2_with_one_clear_line(args, message, tmp_path, no_tensorflow_env):
+    # Every case is refused before TensorFlow loads (see no_tensorflow_env).
+    folders = {"HALF": ["train-images"], "TRAIN": ["train-images", "train-labels"]}
+    for name, files in folders.items():
+        (tmp_path / name).mkdir()
+        for stem in files:  # Found, not read: the check looks for the files only.
+            (tmp_path / name / f"{stem}-idx{3 if 'images' in stem else 1}-ubyte.gz").touch()
+        args = [a.replace(name, str(tmp_path / name)) for a in args]
+        message = message.replace(name, str(tmp_path / name))
+    result = _run_main(*args, f"--workdir={tmp_path / 'run'}", env_extra=no_tensorflow_env)
     assert result.returncode == 2
     assert message in one_error_line(result)
     assert not (tmp_path / "run").exists()

@@ -9,24 +9,24 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_cgan import data, perf
+from keras_cgan import data, mnist_files, perf
 from keras_cgan.errors import DataError
 
 
 def test_fixture_idx_loads(small_mnist_dir):
-    images, labels = data.load_local_mnist(small_mnist_dir, "train")
+    images, labels = mnist_files.load(small_mnist_dir, "train")
     assert images.shape == (300, 28, 28, 1) and images.dtype == np.uint8
     assert labels.shape == (300,) and labels.dtype == np.uint8
     assert set(np.unique(labels)) == set(range(10))
     assert images.max() == 255 and images.min() == 0
     # The first training label of MNIST is a 5, the second a 0.
     assert list(labels[:5]) == [5, 0, 4, 1, 9]
-    test_images, test_labels = data.load_local_mnist(small_mnist_dir, "test")
+    test_images, test_labels = mnist_files.load(small_mnist_dir, "test")
     assert test_images.shape == (100, 28, 28, 1) and list(test_labels[:3]) == [7, 2, 1]
 
 
 def test_fixture_is_a_prefix_of_real_mnist(small_mnist_dir, real_mnist_dir):
-    small, small_labels = data.load_local_mnist(small_mnist_dir, "train")
+    small, small_labels = mnist_files.load(small_mnist_dir, "train")
     full, full_labels = data.load_mnist("train", mnist_dir=real_mnist_dir)
     assert full.shape == (60000, 28, 28, 1)
     np.testing.assert_array_equal(small, full[:300])
@@ -34,19 +34,19 @@ def test_fixture_is_a_prefix_of_real_mnist(small_mnist_dir, real_mnist_dir):
 
 
 def test_uncompressed_idx_and_npz_match(small_mnist_dir, tmp_path):
-    images, labels = data.load_local_mnist(small_mnist_dir, "train")
+    images, labels = mnist_files.load(small_mnist_dir, "train")
     raw_dir = tmp_path / "raw"
     raw_dir.mkdir()
     for name in os.listdir(small_mnist_dir):
         with gzip.open(os.path.join(small_mnist_dir, name)) as src:
             (raw_dir / name[: -len(".gz")]).write_bytes(src.read())
-    raw_images, raw_labels = data.load_local_mnist(str(raw_dir), "train")
+    raw_images, raw_labels = mnist_files.load(str(raw_dir), "train")
     np.testing.assert_array_equal(raw_images, images)
     np.testing.assert_array_equal(raw_labels, labels)
 
     npz_dir = tmp_path / "npz"
     npz_dir.mkdir()
-    test_images, test_labels = data.load_local_mnist(small_mnist_dir, "test")
+    test_images, test_labels = mnist_files.load(small_mnist_dir, "test")
     np.savez(
         npz_dir / "mnist.npz",
         x_train=images[..., 0],
@@ -54,7 +54,7 @@ def test_uncompressed_idx_and_npz_match(small_mnist_dir, tmp_path):
         x_test=test_images[..., 0],
         y_test=test_labels,
     )
-    npz_images, npz_labels = data.load_local_mnist(str(npz_dir), "train")
+    npz_images, npz_labels = mnist_files.load(str(npz_dir), "train")
     np.testing.assert_array_equal(npz_images, images)
     np.testing.assert_array_equal(npz_labels, labels)
 
@@ -244,7 +244,7 @@ def _gz(raw):
 def test_corrupt_files_are_named_in_one_line(small_mnist_dir, tmp_path, name, payload, expected):
     path = _corrupt_copy(small_mnist_dir, tmp_path / "mnist", name, payload)
     with pytest.raises(DataError) as info:
-        data.load_local_mnist(str(tmp_path / "mnist"), "train")
+        mnist_files.load(str(tmp_path / "mnist"), "train")
     message = str(info.value)
     assert expected in message and "\n" not in message
     assert os.path.basename(path) in message or "train-" in message
@@ -254,20 +254,20 @@ def test_missing_file_and_folder(small_mnist_dir, tmp_path):
     shutil.copytree(small_mnist_dir, tmp_path / "m")
     os.remove(tmp_path / "m" / "train-labels-idx1-ubyte.gz")
     with pytest.raises(DataError, match="not found: .*train-labels-idx1-ubyte"):
-        data.load_local_mnist(str(tmp_path / "m"), "train")
+        mnist_files.load(str(tmp_path / "m"), "train")
     with pytest.raises(DataError, match="folder not found"):
-        data.load_local_mnist(str(tmp_path / "nowhere"), "train")
+        mnist_files.load(str(tmp_path / "nowhere"), "train")
     with pytest.raises(DataError, match="unknown MNIST split"):
-        data.load_local_mnist(small_mnist_dir, "validation")
+        mnist_files.load(small_mnist_dir, "validation")
 
 
 def test_npz_without_arrays_is_a_clear_error(tmp_path):
     np.savez(tmp_path / "mnist.npz", something=np.zeros(3))
     with pytest.raises(DataError, match="lacks array 'x_train'"):
-        data.load_local_mnist(str(tmp_path), "train")
+        mnist_files.load(str(tmp_path), "train")
     (tmp_path / "mnist.npz").write_bytes(b"garbage")
     with pytest.raises(DataError, match="cannot read MNIST file"):
-        data.load_local_mnist(str(tmp_path), "train")
+        mnist_files.load(str(tmp_path), "train")
 
 
 def test_training_pipeline_turns_tf_data_autotuning_off():

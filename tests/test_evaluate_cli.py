@@ -31,12 +31,15 @@ def _not_an_export(tmp_path):
         (["--baseline", "--num_sampels=100"], "Unknown command line flag 'num_sampels'"),
         (["--baseline", "--json={tmp}/no/such/dir/out.json"], "--json: folder"),
         (["stray", "--baseline"], "unexpected arguments 'stray'"),
+        (["--baseline", "--mnist_dir={tmp}/none"], "MNIST folder not found: "),
+        (["--baseline", "--dataset=folder:{tmp}/none"], "dataset folder not found: "),
     ],
 )
-def test_bad_input_is_one_line_and_exit_status_2(args, message, tmp_path):
+def test_bad_input_is_one_line_and_exit_status_2(args, message, tmp_path, no_tensorflow_env):
+    # Every case is refused before TensorFlow loads (see no_tensorflow_env).
     empty = _not_an_export(tmp_path)
     args = [a.format(tmp=tmp_path, empty=empty) for a in args]
-    result = _run_evaluate(*args)
+    result = _run_evaluate(*args, env_extra=no_tensorflow_env)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
