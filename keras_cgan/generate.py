@@ -242,10 +242,10 @@ def main(argv):
     from keras_cgan import loading
 
     # A bad path fails before TensorFlow loads, and so does a bad request to an
-    # export, whose classes and image shape its metadata names.
-    _, metadata = loading.check_model_path(FLAGS.model)
-    if metadata is not None:
-        _request(class_names_of(metadata), tuple(metadata["image_shape"]))
+    # export or a run, whose metadata or config.json names classes and shape.
+    facts = loading.model_facts(FLAGS.model)
+    if facts is not None:
+        _request(class_names_of(facts), tuple(facts["image_shape"]))
     cli.quiet_tensorflow()
     generator = loading.load_generator(FLAGS.model)
     shape = tuple(generator.metadata["image_shape"])

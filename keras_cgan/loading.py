@@ -16,6 +16,7 @@
 path is without loading TensorFlow, so tools can refuse a bad `--model` at once.
 """
 
+import json
 import os
 
 import numpy as np
@@ -57,6 +58,39 @@ def check_model_path(path):
             "checkpoints/latest nor model.keras: pass a run folder, its export/ or a .keras file"
         )
     return EXPORT, export.read_metadata(path)
+
+
+def model_facts(path):
+    """The class names and image shape of the model at `path`, without TensorFlow.
+
+    What `load_generator(path)` will sample from: an export's metadata (a run
+    folder's `export/` if it holds one), else the run's `config.json`.
+
+    Args:
+        path: A run folder, an export folder or a `.keras` file.
+
+    Returns:
+        A dict with "class_names" (list of str), "image_shape" (`[H, W, C]`)
+        and, for an export, "num_classes"; None for a `.keras` file or a run
+        whose `config.json` is missing or unreadable (known once loaded).
+
+    Raises:
+        ModelError: nothing loadable at `path`.
+    """
+    kind, metadata = check_model_path(path)
+    if kind != RUN:
+        return metadata
+    if os.path.isfile(os.path.join(path, "export", "saved_model.pb")):
+        return export.read_metadata(os.path.join(path, "export"))
+    try:
+        with open(os.path.join(path, "config.json")) as f:
+            config = json.load(f)
+        return {
+            "class_names": list(config["class_names"]),
+            "image_shape": list(config["image_shape"]),
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _is_run(path):

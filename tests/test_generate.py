@@ -8,6 +8,7 @@ from PIL import Image
 
 from helpers import make_tiny_gan, one_error_line, run_cli
 from keras_cgan import export, sampling
+from keras_cgan.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +135,28 @@ def test_bad_input_exits_2_and_writes_nothing(
     assert result.returncode == 2
     assert message.format(tmp=tmp_path) in one_error_line(result)
     assert set(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--classes=cat,fox"], "'fox'"),
+        (["--per_class=100000"], "--per_class or --classes"),
+    ],
+)
+def test_a_run_folder_refuses_a_bad_request_before_tensorflow_loads(
+    no_tensorflow_env, tmp_path, args, message
+):
+    # A run without an export samples from its checkpoint; its config.json
+    # names the classes and image shape, so the request is checked first.
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    config = TrainConfig(workdir=str(run), class_names=("cat", "dog"), image_shape=(32, 32, 3))
+    config.save_json(str(run / "config.json"))
+    out = tmp_path / "grid.png"
+    result = run_cli(
+        "generate", f"--model={run}", f"--out={out}", *args, env_extra=no_tensorflow_env
+    )
+    assert result.returncode == 2
+    assert message in one_error_line(result)
+    assert not out.exists()
