@@ -18,26 +18,9 @@ import tensorflow as tf
 
 from keras_cgan import rng
 
-POLICIES = ("translation", "cutout")
 TRANSLATION_PIXELS = 3  # 1/8 of 28, DiffAugment's ratio.
 CUTOUT_SIZE = 14  # 1/2 of 28, DiffAugment's ratio.
 _STREAM_STRIDE = 7919  # Keys of the augmentation streams: seed + stride * (1 + stream).
-
-
-def parse_policy(policy):
-    """`"translation,cutout"` -> `("translation", "cutout")`; "" -> `()`.
-
-    Raises:
-        ValueError: an unknown policy name.
-    """
-    names = tuple(p.strip() for p in (policy or "").split(",") if p.strip())
-    for name in names:
-        if name not in POLICIES:
-            raise ValueError(
-                f"unknown diffaugment policy {name!r}: use a comma-separated subset of "
-                f"{', '.join(POLICIES)} (or empty for none)"
-            )
-    return names
 
 
 def _uniform_ints(n, high, seed):
@@ -90,7 +73,7 @@ def diff_augment(images, policy, seed_key, step, stream):
 
     Args:
         images: float `[B, 28, 28, 1]`.
-        policy: Tuple of names from `POLICIES` (`parse_policy`).
+        policy: Tuple of names from `config.DIFFAUGMENT_POLICIES` (`config.parse_diffaugment`).
         seed_key: int64 scalar, the run's seed key.
         step: int64 scalar, the training step.
         stream: Python int telling apart the batches of one step (real, fake).

@@ -22,7 +22,7 @@ LOSSES = ("bce", "hinge")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
 LR_SCHEDULES = ("constant", "linear")
-DIFFAUGMENT_POLICIES = ("translation", "cutout")  # keras_cgan.augment.POLICIES
+DIFFAUGMENT_POLICIES = ("translation", "cutout")  # Implemented in keras_cgan.augment.
 MNIST_DIR_ENV = "KERAS_CGAN_MNIST_DIR"
 # Chosen with `python -m keras_cgan.bench` (docs/performance.md).
 DEFAULT_STEPS_PER_EXECUTION = 200
@@ -137,14 +137,33 @@ def check_value(field, value, label=None):
     return None
 
 
+def parse_diffaugment(value):
+    """A `--diffaugment` value as policy names: "translation,cutout" -> `("translation", "cutout")`.
+
+    Args:
+        value: Comma-separated names from `DIFFAUGMENT_POLICIES`; "" or None is off.
+
+    Returns:
+        The names, a tuple of str (empty when off).
+
+    Raises:
+        ConfigError: an unknown policy name.
+    """
+    names = tuple(p.strip() for p in (value or "").split(",") if p.strip())
+    for name in names:
+        if name not in DIFFAUGMENT_POLICIES:
+            raise ConfigError(
+                f"unknown diffaugment policy {name!r}: use a comma-separated subset of "
+                f"{','.join(DIFFAUGMENT_POLICIES)} (empty = off)"
+            )
+    return names
+
+
 def _check_diffaugment(value):
-    names = [p.strip() for p in value.split(",") if p.strip()]
-    unknown = [p for p in names if p not in DIFFAUGMENT_POLICIES]
-    if unknown:
-        return (
-            f"unknown diffaugment policy {unknown[0]!r}: use a comma-separated subset of "
-            f"{','.join(DIFFAUGMENT_POLICIES)} (empty = off)"
-        )
+    try:
+        parse_diffaugment(value)
+    except ConfigError as e:
+        return str(e)
     return None
 
 

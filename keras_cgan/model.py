@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_cgan import augment, perf, rng
+from keras_cgan.config import parse_diffaugment
 from keras_cgan.errors import ConfigError, KerasCganError
 from keras_cgan.generation import SamplingMixin
 
@@ -113,10 +114,7 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         self.r1_gamma = float(r1_gamma or 0.0)
         if self.r1_gamma < 0:
             raise ConfigError(f"r1_gamma must be >= 0 (0 = off), got {r1_gamma}")
-        try:
-            self.diffaugment = ",".join(augment.parse_policy(diffaugment))
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+        self.diffaugment = ",".join(parse_diffaugment(diffaugment))
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
@@ -424,7 +422,7 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         """DiffAugment of one batch; `stream` tells apart the step's batches."""
         return augment.diff_augment(
             images,
-            augment.parse_policy(self.diffaugment),
+            parse_diffaugment(self.diffaugment),
             self.seed_generator.state[0],
             self.train_steps,
             stream,

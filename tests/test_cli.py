@@ -112,7 +112,10 @@ def _run_main(*args, env_extra=None):
         (["--mnist_dir=TRAIN", "--eval_every=1"], "MNIST file not found: TRAIN/t10k-images-idx3"),
         (["--dataset=fashion_mnist", "--data_dir=/no/such"], "no fashion_mnist files in /no/such"),
         (["--dataset=cifar10", "--data_dir=HALF"], "--data_dir reads local copies of mnist,"),
-        (["--dataset=folder:/no/such"], "dataset folder not found: /no/such (--dataset=folder:PATH"),
+        (
+            ["--dataset=folder:/no/such"],
+            "dataset folder not found: /no/such (--dataset=folder:PATH",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_clear_line(args, message, tmp_path, no_tensorflow_env):

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from helpers import fake_batch, make_tiny_gan
 from keras_cgan import augment, checkpoint, networks, train
+from keras_cgan.config import parse_diffaugment
 from keras_cgan.errors import ConfigError
 
 
@@ -63,7 +64,7 @@ def test_translate_and_cutout_move_and_blank_pixels():
 
 def test_diff_augment_is_keyed_by_seed_step_and_stream_and_differentiable():
     images = tf.constant(np.random.default_rng(0).uniform(size=(8, 28, 28, 1)), tf.float32)
-    policy = augment.parse_policy("translation,cutout")
+    policy = parse_diffaugment("translation,cutout")
 
     def run(step, stream):
         return augment.diff_augment(images, policy, tf.constant(5, tf.int64), step, stream)
@@ -76,8 +77,8 @@ def test_diff_augment_is_keyed_by_seed_step_and_stream_and_differentiable():
         total = tf.reduce_sum(run(3, 0))
     grad = tape.gradient(total, images).numpy()
     assert 0.0 < grad.mean() < 1.0  # Cut-out and shifted-out pixels get no gradient.
-    with pytest.raises(ValueError, match="unknown diffaugment policy 'flip'"):
-        augment.parse_policy("translation,flip")
+    with pytest.raises(ConfigError, match="unknown diffaugment policy .flip."):
+        parse_diffaugment("translation,flip")
 
 
 @pytest.mark.parametrize(
