@@ -57,7 +57,7 @@ setup(
         "cuda": ["tensorflow[and-cuda]>=2.16"],
         "serve": ["fastapi>=0.100", "uvicorn>=0.20"],
         "onnx": ["tf2onnx>=1.16", "onnxruntime"],
-        "test": ["pytest>=7", "httpx", "playwright"],
+        "test": ["pytest>=7", "pytest-xdist>=3.2", "httpx", "playwright"],
     },
     entry_points={
         "console_scripts": [

@@ -1,16 +1,19 @@
 """Shared fixtures: tiny data, tiny configs, real MNIST and the reference classifier."""
 
 import os
+import time
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_STARTED = time.time()  # This test process's start (each pytest -n worker has its own).
 
 from helpers import (  # noqa: E402
     FIXTURE_MNIST,
     MnistUnavailable,
     make_tiny_gan,
     real_mnist_source,
+    run_temp,
     tiny_train_config,
 )
 
@@ -34,21 +37,27 @@ def real_mnist_dir():
 
 @pytest.fixture(scope="session")
 def reference_classifier(tmp_path_factory):
-    """The evaluation's reference classifier, trained once per session on real MNIST.
+    """The evaluation's reference classifier, trained once per test run on real MNIST.
 
     Trained into a cache root that is new for each run (`.cache_root`, the
-    folder `reference_classifier` of pytest's base temporary folder; the time
+    folder `reference_classifier` of the run's base temporary folder; the time
     taken is `.load_seconds`), so the suite checks the training itself rather
-    than a cache left by an earlier run. CI's wheel check then evaluates with
-    it (`.ci/run`).
+    than a cache left by an earlier run (`.trained_this_run`). The first
+    `pytest -n` worker to need it trains it while the others wait on a lock,
+    then load it. CI's wheel check then evaluates with it (`.ci/run`).
     """
-    import time
+    import datetime
+    import fcntl
 
     from keras_cgan import classifier
 
-    root = str(tmp_path_factory.getbasetemp() / "reference_classifier")
+    root = str(run_temp(tmp_path_factory) / "reference_classifier")
     start = time.perf_counter()
-    result = classifier.load_or_train(root, mnist_dir=_real_mnist_dir())
+    with open(root + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = classifier.load_or_train(root, mnist_dir=_real_mnist_dir())
+    created = datetime.datetime.strptime(result.info["created"], "%Y-%m-%dT%H:%M:%S%z")
+    result.trained_this_run = result.trained or created.timestamp() >= _STARTED - 1
     result.cache_root = root
     result.load_seconds = time.perf_counter() - start
     return result

@@ -80,6 +80,16 @@ def _tfds_mnist_reachable():
     return True
 
 
+def run_temp(tmp_path_factory):
+    """The test run's base temporary folder, the same for every `pytest -n` worker.
+
+    pytest-xdist gives each worker its own folder inside the run's one
+    (`pytest-N/popen-gw0`); `pytest-current` points at the run's.
+    """
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 def mnist_env(mnist_dir):
     """Environment for a subprocess reading `mnist_dir` (None: tensorflow-datasets)."""
     return {MNIST_ENV: mnist_dir} if mnist_dir else {}
