@@ -225,7 +225,8 @@ class TrainConfig:
     ema_decay: float = setting(
         0.0,
         "Keep an EMA copy of the generator with this decay (e.g. 0.99) and sample from it "
-        "(grids, evaluation, model.keras, export); 0 = off.",
+        "(grids, evaluation, model.keras, export); 0 = off. Step t uses "
+        "min(decay, (1 + t) / (10 + t)), so early steps average over a short window.",
         at_least=0.0,
         below=1.0,
         resume=True,
