@@ -43,7 +43,7 @@ import sys
 
 from absl import flags
 
-from keras_cgan import cli, config_flags, fileio, presets
+from keras_cgan import cli, config_flags, datasets, fileio, presets
 from keras_cgan.benchmarks.presets import SHORT_EPOCH_STEPS, default_presets, preset_path
 from keras_cgan.benchmarks.report import report
 from keras_cgan.benchmarks.runner import SECTIONS, Options, run
@@ -104,6 +104,10 @@ def main(argv):
     )
     for name in options.presets:  # Fail fast, before TensorFlow loads.
         preset_path(name, options.flags_dir)
+    datasets.check_files(
+        datasets.DataSource(mnist_dir=FLAGS.mnist_dir, tfds_data_dir=FLAGS.tfds_data_dir),
+        ("train",),
+    )
     cli.quiet_tensorflow()
     import tensorflow as tf
 

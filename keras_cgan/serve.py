@@ -12,7 +12,7 @@ an unloadable model stop with one line and exit status 2 before it listens.
 
 from absl import flags
 
-from keras_cgan import cli
+from keras_cgan import cli, loading
 
 FLAGS = flags.FLAGS
 
@@ -28,6 +28,7 @@ def define_flags():
 
 def main(argv):
     del argv  # Positional arguments are rejected by `cli.run`.
+    loading.check_model_path(FLAGS.model)  # A bad path fails before TensorFlow loads.
     cli.quiet_tensorflow()
     from keras_cgan.server.run import serve
 

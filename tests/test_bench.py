@@ -92,6 +92,7 @@ def test_bench_smoke_run_writes_every_section(real_mnist_dir, tmp_path):
         (["--sections=fit,speed"], "unknown bench section 'speed'"),
         (["--batch_sizes=0"], "--batch_sizes takes integers >= 1"),
         (["--stacks=ten"], "--stacks takes integers"),
+        (["--mnist_dir=/no/such"], "MNIST folder not found: /no/such"),
     ],
 )
 def test_bench_bad_input_is_one_clear_line(args, message, no_tensorflow_env):

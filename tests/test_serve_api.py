@@ -351,11 +351,13 @@ def test_loader_takes_run_folder_export_and_keras_file(tmp_path):
     assert served.info()["training_config"] is None
 
 
-@pytest.mark.slow
-def test_cli_bad_model_stops_with_one_line_before_listening(tmp_path):
-    result = run_cli("serve", f"--model={tmp_path / 'nothing'}", "--port=0", timeout=120)
+def test_cli_bad_model_stops_with_one_line_before_listening(tmp_path, no_tensorflow_env):
+    # Refused before TensorFlow loads (see no_tensorflow_env).
+    result = run_cli(
+        "serve", f"--model={tmp_path / 'nothing'}", "--port=0", env_extra=no_tensorflow_env
+    )
     assert result.returncode == 2
-    assert "nothing" in one_error_line(result)
+    assert f"model not found: {tmp_path / 'nothing'}" in one_error_line(result)
     assert "serving" not in result.stdout
 
 
