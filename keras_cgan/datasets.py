@@ -27,6 +27,7 @@ import numpy as np
 from keras_cgan import mnist_files
 from keras_cgan.config import MNIST_DIR_ENV
 from keras_cgan.errors import DataError
+from keras_cgan.mnist_files import SPLITS
 
 FOLDER_PREFIX = "folder:"
 # Datasets whose local copies use MNIST's file format (IDX files, or an .npz).
@@ -60,7 +61,6 @@ KNOWN_CLASS_NAMES = {
         "truck",
     ),
 }
-SPLITS = ("train", "test")
 _HOLDOUT_SEED = 0  # The held-out part of a folder never depends on the run's seed.
 
 
