@@ -204,12 +204,9 @@ def _corrupt_copy(src_dir, dst_dir, name, payload):
 
 
 def _gz(raw):
-    import io
-
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb") as f:
-        f.write(raw)
-    return buf.getvalue()
+    # mtime=0: the same bytes in every process, so parallel test workers
+    # collect the same parametrized tests (pytest-xdist requires it).
+    return gzip.compress(raw, mtime=0)
 
 
 @pytest.mark.parametrize(
