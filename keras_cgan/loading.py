@@ -16,7 +16,6 @@
 path is without loading TensorFlow, so tools can refuse a bad `--model` at once.
 """
 
-import json
 import os
 
 import numpy as np
@@ -82,15 +81,13 @@ def model_facts(path):
         return metadata
     if os.path.isfile(os.path.join(path, "export", "saved_model.pb")):
         return export.read_metadata(os.path.join(path, "export"))
+    from keras_cgan.config import TrainConfig
+
     try:
-        with open(os.path.join(path, "config.json")) as f:
-            config = json.load(f)
-        return {
-            "class_names": list(config["class_names"]),
-            "image_shape": list(config["image_shape"]),
-        }
+        config = TrainConfig.load_json(os.path.join(path, "config.json"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return {"class_names": list(config.class_names), "image_shape": list(config.image_shape)}
 
 
 def _is_run(path):
