@@ -27,6 +27,9 @@ Sections (`--sections`):
 * pipeline: the input pipeline alone, batches/s;
 * generate: images/s through the exported SavedModel (`keras_cgan.export`)
   and through `ConditionalGAN.generate`;
+* norm: each batch norm of the preset's generator in training mode,
+  forward and backward, as `keras_cgan.fused_norm.FusedBatchNormalization`
+  and as Keras' `BatchNormalization`, in turn;
 * memory: peak resident memory of a one-epoch `keras_cgan.main` run;
 * readme: the README's "Use it from Python" `fit` example (the seed model,
   `mnist_dataset` and `compile` at their defaults, a `SampleGrid`) against

@@ -3,7 +3,12 @@
 import keras
 import tensorflow as tf
 
-from keras_cgan import augment, perf, rng
+from keras_cgan import (
+    augment,
+    fused_norm,  # noqa: F401  Registers the layer saved generators hold.
+    perf,
+    rng,
+)
 from keras_cgan.config import parse_diffaugment
 from keras_cgan.errors import ConfigError, KerasCganError
 from keras_cgan.generation import SamplingMixin

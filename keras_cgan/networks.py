@@ -20,6 +20,7 @@ from keras import layers
 
 from keras_cgan.config import ARCHS
 from keras_cgan.errors import ConfigError
+from keras_cgan.fused_norm import FusedBatchNormalization
 
 IMAGE_SHAPE = (28, 28, 1)
 _INIT = "glorot_uniform"  # Xavier, as in the MXNet tutorial.
@@ -142,7 +143,7 @@ def _conditional_bn(x, label, name, dtype):
         A tensor shaped like `x`.
     """
     channels = x.shape[-1]
-    x = layers.BatchNormalization(center=False, scale=False, name=f"{name}_bn", dtype=dtype)(x)
+    x = FusedBatchNormalization(center=False, scale=False, name=f"{name}_bn", dtype=dtype)(x)
     gamma = layers.Dense(
         channels, use_bias=False, kernel_initializer="ones", name=f"{name}_gain", dtype=dtype
     )(label)
@@ -194,7 +195,7 @@ def dcgan_generator(
     def normalise(x, prefix):
         if conditional_bn:
             return _conditional_bn(x, label, prefix, dtype)
-        return layers.BatchNormalization(name=f"{prefix}_bn", dtype=dtype)(x)
+        return FusedBatchNormalization(name=f"{prefix}_bn", dtype=dtype)(x)
 
     x = layers.Concatenate(name="concat", dtype=dtype)([noise, label])
     x = layers.Dense(side * side * width, use_bias=False, name="project", dtype=dtype)(x)

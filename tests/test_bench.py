@@ -75,6 +75,8 @@ def test_bench_smoke_run_writes_every_section(real_mnist_dir, tmp_path):
         _check_stat(gen["generate"][n])
         _check_stat(gen["saved_model"][n])
 
+    assert figures["norm"] == [{"preset": "smoke", "batch_size": 16, "layers": []}]  # mlp.
+
     (memory,) = figures["memory"]
     assert memory["peak_rss_mib"] > 100 and memory["steps"] == 8
 
@@ -83,6 +85,34 @@ def test_bench_smoke_run_writes_every_section(real_mnist_dir, tmp_path):
     for heading in ("fit, exactly as keras_cgan.main runs it", "bare loop", "sweep", "memory"):
         assert heading in text
     assert "SavedModel serving_default" in text
+
+
+@pytest.mark.slow
+def test_norm_section_times_each_generator_batch_norm_both_ways(tmp_path):
+    preset = tmp_path / "tiny_conv.cfg"
+    preset.write_text(
+        "--arch=dcgan_proj\n--hidden_units=4\n--latent_dim=8\n--mixed_precision=mixed_bfloat16\n"
+    )
+    out = tmp_path / "bench.json"
+    result = _run_bench(
+        f"--presets={preset}", "--sections=norm", "--batch_sizes=16", "--repeats=2", f"--json={out}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (norm,) = json.loads(out.read_text())["norm"]
+    assert (norm["preset"], norm["batch_size"]) == (str(preset), 16)
+    # dcgan with 4 base filters: a [B, 7*7*8] projection, then [B, 14, 14, 4] maps.
+    assert [(r["layer"], r["shape"]) for r in norm["layers"]] == [
+        ("project_bn", [16, 392]),
+        ("up1_bn", [16, 14, 14, 4]),
+    ]
+    for row in norm["layers"]:
+        _check_stat(row["keras_ms"])
+        _check_stat(row["fused_ms"])
+        assert row["speedup"] == pytest.approx(
+            row["keras_ms"]["median"] / row["fused_ms"]["median"]
+        )
+    assert "generator batch norm, training forward + backward" in result.stdout
+    assert "up1_bn" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -168,7 +168,7 @@ def _optimizer_state(opt):
     return {v.path: np.array(v) for v in opt.variables}
 
 
-@pytest.mark.parametrize("arch", ["mlp", "dcgan", "dcgan_proj"])
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "dcgan_proj", "dcgan_cbn"])
 def test_save_load_round_trip_and_continue(arch, tmp_path):
     gan = make_tiny_gan(arch)
     images, one_hot, noise = fake_batch()

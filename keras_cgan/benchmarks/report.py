@@ -147,6 +147,20 @@ def report(result: dict) -> str:
                 rows,
             )
         )
+    rows = [
+        [r["preset"], r["batch_size"], row["layer"], "x".join(map(str, row["shape"]))]
+        + [_fmt(row["keras_ms"]), _fmt(row["fused_ms"]), f"{row['speedup']:.2f}"]
+        for r in result.get("norm", [])
+        for row in r["layers"]
+    ]
+    if rows:
+        out.append(
+            _table(
+                "\ngenerator batch norm, training forward + backward, ms",
+                ["preset", "batch", "layer", "input", "Keras", "fused", "speedup"],
+                rows,
+            )
+        )
     if result["memory"]:
         rows = [
             [

@@ -8,6 +8,7 @@ from typing import Callable, Optional, Sequence
 from keras_cgan.benchmarks.bare import bare_variants, bench_bare
 from keras_cgan.benchmarks.fit import bench_fit
 from keras_cgan.benchmarks.generate import bench_generate, bench_memory
+from keras_cgan.benchmarks.norm import bench_norm
 from keras_cgan.benchmarks.pipeline import bench_pipeline
 from keras_cgan.benchmarks.presets import bench_config, epoch_steps, preset_path
 from keras_cgan.benchmarks.readme import README_BATCH_SIZE, bench_readme
@@ -16,7 +17,7 @@ from keras_cgan.benchmarks.targets import check_targets
 from keras_cgan.config import TrainConfig
 from keras_cgan.errors import ConfigError
 
-SECTIONS = ("fit", "bare", "sweep", "pipeline", "generate", "memory", "readme")
+SECTIONS = ("fit", "bare", "sweep", "pipeline", "generate", "norm", "memory", "readme")
 README_PRESET = "seed"  # The model of the README's fit example.
 
 
@@ -160,6 +161,11 @@ def run(
             log(f"generate: {name}")
             gen = bench_generate(config, options.warmup, options.repeats)
             result["generate"].append({"preset": name, **gen})
+            _partial(partial, result)
+        if "norm" in sections:
+            log(f"norm: {name} batch {first_batch}, the generator's batch norms")
+            layers = bench_norm(config, options.warmup, options.repeats)
+            result["norm"].append({"preset": name, "batch_size": first_batch, "layers": layers})
             _partial(partial, result)
         if "memory" in sections:
             log(f"memory: {name}")
