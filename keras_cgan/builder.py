@@ -55,6 +55,7 @@ def build_gan(
         seed=config.seed,
         ema_decay=config.ema_decay or None,
         r1_gamma=config.r1_gamma,
+        r1_interval=config.r1_interval,
         diffaugment=config.diffaugment,
     )
     adam = dict(beta_1=config.beta_1, beta_2=config.beta_2)

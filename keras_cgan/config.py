@@ -373,6 +373,13 @@ class TrainConfig:
         resume=True,
         shown_default="0 (off)",
     )
+    r1_interval: int = setting(
+        1,
+        "Apply R1 every N steps with N times its weight (lazy regularisation, Karras et al., "
+        "2020): the same average penalty for about 1/N of its cost.",
+        at_least=1,
+        resume=True,
+    )
     diffaugment: str = setting(
         "",
         "DiffAugment policies for the discriminator's inputs, a comma-separated subset of "

@@ -49,3 +49,25 @@ def make_loss(name="bce"):
     if name == "hinge":
         return Hinge()
     raise ValueError(f"unknown loss {name!r}")
+
+
+def logits_with_r1(discriminator, images, labels, gamma):
+    """The discriminator's logits on real images and their R1 penalty (Mescheder et al., 2018).
+
+    Args:
+        discriminator: Model `[images, one_hot] -> logits [B, 1]`.
+        images: The real batch, float `[B, H, W, C]` in [0, 1].
+        labels: One-hot float32 `[B, num_classes]`.
+        gamma: The penalty's weight.
+
+    Returns:
+        `(logits, penalty)`: logits `[B, 1]` (in training mode) and
+        `gamma / 2 * mean_b ||grad_x D(x_b)||^2`, a float32 scalar.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        logits = discriminator([images, labels], training=True)
+        total = tf.reduce_sum(tf.cast(logits, tf.float32))
+    grads = tf.cast(tape.gradient(total, images), tf.float32)
+    squared = tf.reduce_sum(tf.square(grads), axis=list(range(1, grads.shape.rank)))
+    return logits, 0.5 * gamma * tf.reduce_mean(squared)

@@ -6,6 +6,7 @@ import tensorflow as tf
 from keras_cgan import (
     augment,
     fused_norm,  # noqa: F401  Registers the layer saved generators hold.
+    losses,
     perf,
     rng,
 )
@@ -97,6 +98,9 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         r1_gamma: Weight of the R1 penalty (Mescheder et al., 2018),
             `r1_gamma / 2 * E ||grad_x D(x)||^2` on the real batch, added to
             the discriminator's loss (not to the logged `d_loss`); 0: off.
+        r1_interval: Lazy R1 (Karras et al., 2020): the penalty is computed on
+            steps t with `t % r1_interval == 0` only, weighted `r1_interval`
+            times, so its average weight stays `r1_gamma`; 1: every step.
         diffaugment: DiffAugment policy (`keras_cgan.augment`), e.g.
             "translation,cutout", applied to every batch the discriminator
             sees; "": off.
@@ -113,12 +117,18 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         ema_decay=None,
         r1_gamma=0.0,
         diffaugment="",
+        r1_interval=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.r1_gamma = float(r1_gamma or 0.0)
         if self.r1_gamma < 0:
             raise ConfigError(f"r1_gamma must be >= 0 (0 = off), got {r1_gamma}")
+        self.r1_interval = int(r1_interval)
+        if self.r1_interval < 1:
+            raise ConfigError(
+                f"r1_interval must be an integer >= 1 (1 = every step), got {r1_interval}"
+            )
         self.diffaugment = ",".join(parse_diffaugment(diffaugment))
         self.generator = generator
         self.discriminator = discriminator
@@ -401,7 +411,7 @@ class ConditionalGAN(SamplingMixin, keras.Model):
             if self.diffaugment:
                 real_in, fake_in = self._augment(real_in, 0), self._augment(fake_in, 1)
             if self.r1_gamma:
-                real_logits, penalty = self._logits_with_r1(real_in, labels)
+                real_logits, penalty = self._real_logits_and_r1(real_in, labels)
             else:
                 real_logits, penalty = self.discriminator([real_in, labels], training=True), 0.0
             fake_logits = self.discriminator([fake_in, labels], training=True)
@@ -433,15 +443,16 @@ class ConditionalGAN(SamplingMixin, keras.Model):
             stream,
         )
 
-    def _logits_with_r1(self, real_images, labels):
-        """Real logits `[B, 1]` and the R1 penalty, float32 scalar (this replica's mean)."""
-        with tf.GradientTape() as tape:
-            tape.watch(real_images)
-            logits = self.discriminator([real_images, labels], training=True)
-            total = tf.reduce_sum(tf.cast(logits, tf.float32))
-        grads = tf.cast(tape.gradient(total, real_images), tf.float32)
-        squared = tf.reduce_sum(tf.square(grads), axis=list(range(1, grads.shape.rank)))
-        return logits, 0.5 * self.r1_gamma * tf.reduce_mean(squared)
+    def _real_logits_and_r1(self, real_images, labels):
+        """Real logits `[B, 1]` and this step's R1 penalty (0 between lazy R1 steps)."""
+        d, n = self.discriminator, self.r1_interval
+        if n == 1:
+            return losses.logits_with_r1(d, real_images, labels, self.r1_gamma)
+        return tf.cond(
+            tf.equal(self.train_steps % n, 0),
+            lambda: losses.logits_with_r1(d, real_images, labels, self.r1_gamma * n),
+            lambda: (d([real_images, labels], training=True), tf.constant(0.0)),
+        )
 
     def run_step(self, real_images, labels, noise=None):
         """One whole training step on one batch, without metrics.
@@ -573,6 +584,7 @@ class ConditionalGAN(SamplingMixin, keras.Model):
             "seed": self.seed,
             "ema_decay": self.ema_decay,
             "r1_gamma": self.r1_gamma,
+            "r1_interval": self.r1_interval,
             "diffaugment": self.diffaugment,
         }
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from helpers import fake_batch, make_tiny_gan
-from keras_cgan import augment, checkpoint, networks, train
+from keras_cgan import augment, checkpoint, losses, networks, train
 from keras_cgan.config import parse_diffaugment
 from keras_cgan.errors import ConfigError
 
@@ -86,6 +86,7 @@ def test_diff_augment_is_keyed_by_seed_step_and_stream_and_differentiable():
     [
         ({"lr_schedule": "cosine"}, "unknown lr_schedule 'cosine'"),
         ({"r1_gamma": -1.0}, "r1_gamma must be >= 0"),
+        ({"r1_interval": 0}, "r1_interval must be an integer >= 1"),
         ({"diffaugment": "color"}, "unknown diffaugment policy 'color'"),
     ],
 )
@@ -124,16 +125,46 @@ def test_options_change_the_discriminator_update(option):
 
 def test_r1_penalty_matches_a_direct_computation():
     gan = make_tiny_gan("dcgan_proj", seed=3)
-    gan.r1_gamma = 4.0
     images, one_hot, _ = fake_batch(latent_dim=8)
     x = tf.constant(images)
-    _, penalty = gan._logits_with_r1(x, tf.constant(one_hot))
+    _, penalty = losses.logits_with_r1(gan.discriminator, x, tf.constant(one_hot), 4.0)
+    np.testing.assert_allclose(float(penalty), 4.0 * _half_r1(gan, images, one_hot), rtol=1e-4)
+
+
+def _half_r1(gan, images, one_hot):
+    """`mean ||grad_x D(x)||^2 / 2` on the batch, computed directly."""
+    x = tf.constant(images)
     with tf.GradientTape() as tape:
         tape.watch(x)
         total = tf.reduce_sum(gan.discriminator([x, tf.constant(one_hot)], training=True))
     grads = tape.gradient(total, x).numpy()
-    expected = 2.0 * np.mean(np.sum(grads.reshape(len(grads), -1) ** 2, axis=1))
-    np.testing.assert_allclose(float(penalty), expected, rtol=1e-4)
+    return 0.5 * np.mean(np.sum(grads.reshape(len(grads), -1) ** 2, axis=1))
+
+
+def test_lazy_r1_is_n_times_the_penalty_every_nth_step_and_nothing_between():
+    images, one_hot, noise = fake_batch(latent_dim=8)
+    lazy = make_tiny_gan("dcgan_proj", seed=3)
+    lazy.r1_gamma, lazy.r1_interval = 1.5, 3
+    x, y = tf.constant(images), tf.constant(one_hot)
+    penalty = tf.function(lambda: lazy._real_logits_and_r1(x, y)[1])
+    expected = 4.5 * _half_r1(lazy, images, one_hot)
+    for step in range(7):
+        lazy.train_steps.assign(step)
+        wanted = expected if step % 3 == 0 else 0.0
+        np.testing.assert_allclose(float(penalty()), wanted, rtol=1e-4, err_msg=step)
+    # The update itself: at step 3 as R1 at 3 x 1.5 every step, at step 4 as no R1.
+    for step, gamma in ((3, 4.5), (4, 0.0)):
+        lazy = make_tiny_gan("dcgan_proj", seed=3)
+        lazy.r1_gamma, lazy.r1_interval = 1.5, 3
+        lazy.train_steps.assign(step)
+        every = make_tiny_gan("dcgan_proj", seed=3)
+        every.r1_gamma = gamma
+        for gan in (lazy, every):
+            tf.function(gan.apply_step)(*(tf.constant(a) for a in (images, one_hot, noise)))
+        for a, b in zip(
+            lazy.discriminator.get_weights(), every.discriminator.get_weights(), strict=True
+        ):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=step)
 
 
 def test_linear_schedule_reaches_zero_at_the_last_step(tiny_config):
@@ -154,7 +185,12 @@ def test_a_run_with_every_option_trains_exports_and_resumes(tiny_config):
     assert np.isfinite(gan.generate([0, 1, 2], seed=0)).all()
     # The options are part of what a resumed run must agree on.
     saved = config
-    for changes in ({"r1_gamma": 2.0}, {"diffaugment": "cutout"}, {"epochs": 3}):
+    for changes in (
+        {"r1_gamma": 2.0},
+        {"r1_interval": 4},
+        {"diffaugment": "cutout"},
+        {"epochs": 3},
+    ):
         with pytest.raises(ConfigError, match=next(iter(changes))):
             checkpoint.check_resumable(saved, config.replace(**changes), config.workdir)
     checkpoint.check_resumable(saved, config, config.workdir)
