@@ -20,6 +20,18 @@ def _learning_rate(config: TrainConfig, rate, steps_per_epoch):
     )
 
 
+def build_networks(config: TrainConfig):
+    """The `(generator, discriminator)` pair that `config` describes (`networks.build_networks`)."""
+    return networks.build_networks(
+        config.arch,
+        config.latent_dim,
+        config.num_classes,
+        config.hidden_units,
+        dtype=config.mixed_precision,
+        image_shape=config.image_shape,
+    )
+
+
 def build_gan(
     config: TrainConfig, steps_per_epoch=None, custom_loop: bool = False
 ) -> ConditionalGAN:
@@ -39,14 +51,7 @@ def build_gan(
     Returns:
         A compiled `ConditionalGAN` with both Adam optimizers built.
     """
-    generator, discriminator = networks.build_networks(
-        config.arch,
-        config.latent_dim,
-        config.num_classes,
-        config.hidden_units,
-        dtype=config.mixed_precision,
-        image_shape=config.image_shape,
-    )
+    generator, discriminator = build_networks(config)
     gan = ConditionalGAN(
         generator,
         discriminator,

@@ -144,6 +144,19 @@ def fake_batch(batch_size=8, latent_dim=8, seed=0):
     return images, one_hot, noise
 
 
+def run_python(code, cwd, timeout=300):
+    """Runs `python -c code` in a new process in `cwd`, with this checkout importable."""
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def run_cli(module, *args, env_extra=None, timeout=300, cwd=REPO_ROOT):
     """Runs `python -m keras_cgan.<module> args...`; returns the CompletedProcess.
 

@@ -1,15 +1,11 @@
 """`FusedBatchNormalization` computes what `keras.layers.BatchNormalization` does."""
 
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import REPO_ROOT, make_tiny_gan
+from helpers import make_tiny_gan, run_python
 from keras_cgan import networks
 from keras_cgan.fused_norm import FusedBatchNormalization
 
@@ -108,15 +104,7 @@ def test_a_saved_conv_gan_loads_in_a_new_process_after_import_keras_cgan(tmp_pat
         "gan = keras.models.load_model('gan.keras')\n"
         "np.save('images.npy', gan.generate([1, 5, 9], noise=np.load('noise.npy')))\n"
     )
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_python(code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     expected = gan.generate([1, 5, 9], noise=noise)
     np.testing.assert_array_equal(np.load(tmp_path / "images.npy"), expected)

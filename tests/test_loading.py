@@ -5,13 +5,11 @@ through one loader (`keras_cgan.loading`); all three draw the same images.
 """
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from helpers import REPO_ROOT, one_error_line, run_cli, tiny_train_config
+from helpers import one_error_line, run_cli, run_python, tiny_train_config
 from keras_cgan import loading, samplers, train
 from keras_cgan.errors import ModelError
 
@@ -21,13 +19,6 @@ def finished_run(tmp_path_factory):
     config = tiny_train_config(tmp_path_factory.mktemp("run") / "a", epochs=1, ema_decay=0.9)
     train.train(config)
     return config.workdir
-
-
-def _python(code, cwd):
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.mark.slow
@@ -41,13 +32,13 @@ def test_load_model_in_a_new_process_right_after_import_keras_cgan(finished_run,
         "gan = keras.models.load_model('model.keras')\n"
         "print(type(gan).__name__, gan.generate([3, 7]).shape)\n"
     )
-    result = _python(code, cwd=finished_run)
+    result = run_python(code, cwd=finished_run)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["ConditionalGAN", "(2,", "28,", "28,", "1)"]
 
 
 def test_import_keras_cgan_stays_light(tmp_path):
-    result = _python("import sys, keras_cgan; print('tensorflow' in sys.modules)", cwd=tmp_path)
+    result = run_python("import sys, keras_cgan; print('tensorflow' in sys.modules)", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "False"
 

@@ -24,17 +24,10 @@ def bench_norm(config: TrainConfig, warmup: int, repeats: int) -> list:
     import keras
     import tensorflow as tf
 
-    from keras_cgan import networks
+    from keras_cgan import builder
     from keras_cgan.fused_norm import FusedBatchNormalization
 
-    generator, _ = networks.build_networks(
-        config.arch,
-        config.latent_dim,
-        config.num_classes,
-        config.hidden_units,
-        dtype=config.mixed_precision,
-        image_shape=config.image_shape,
-    )
+    generator, _ = builder.build_networks(config)
     rows = []
     for layer in generator.layers:
         if not isinstance(layer, FusedBatchNormalization):
