@@ -13,8 +13,6 @@ def _learning_rate(config: TrainConfig, rate, steps_per_epoch):
     """Adam's learning rate: `rate`, or a schedule over the run (`config.lr_schedule`)."""
     if config.lr_schedule == "constant":
         return rate
-    if steps_per_epoch is None:  # Not training (export, bench): the length is an estimate.
-        steps_per_epoch = (config.train_examples or _MNIST_TRAIN_SIZE) // config.batch_size
     return keras.optimizers.schedules.PolynomialDecay(
         rate, max(1, config.epochs * steps_per_epoch), end_learning_rate=0.0, power=1.0
     )
@@ -43,7 +41,8 @@ def build_gan(
         config: The run configuration (arch, widths, loss, EMA, optimizer
             settings).
         steps_per_epoch: Training steps per epoch, the length unit of a
-            learning-rate schedule (None: from the MNIST train size).
+            learning-rate schedule and of top-k's decay (None: estimated from
+            the train size, `config.train_examples` or MNIST's).
         custom_loop: The model trains in `distribute.fit_custom_loop`
             (`runtime.Runtime.custom_loop`), which applies XLA itself: the
             model is compiled without it.
@@ -52,6 +51,8 @@ def build_gan(
         A compiled `ConditionalGAN` with both Adam optimizers built.
     """
     generator, discriminator = build_networks(config)
+    if steps_per_epoch is None:  # Not training (export, bench): the length is an estimate.
+        steps_per_epoch = (config.train_examples or _MNIST_TRAIN_SIZE) // config.batch_size
     gan = ConditionalGAN(
         generator,
         discriminator,
@@ -62,6 +63,10 @@ def build_gan(
         r1_gamma=config.r1_gamma,
         r1_interval=config.r1_interval,
         diffaugment=config.diffaugment,
+        top_k=config.top_k,
+        top_k_min=config.top_k_min,
+        steps_per_epoch=max(1, steps_per_epoch),
+        aux_classifier=config.aux_classifier,
     )
     adam = dict(beta_1=config.beta_1, beta_2=config.beta_2)
     d_rate = _learning_rate(config, config.discriminator_learning_rate, steps_per_epoch)

@@ -66,6 +66,8 @@ def state_variables(gan):
     ]
     if getattr(gan, "ema_generator", None) is not None:
         groups.append(("ema_generator", gan.ema_generator.variables))
+    if getattr(gan, "aux_head", None) is not None:
+        groups.append(("aux_head", gan.aux_head.variables))
     return {
         f"{group}/{i:03d}/{v.path}": v
         for group, variables in groups

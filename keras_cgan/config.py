@@ -18,6 +18,7 @@ from typing import Optional, Union
 from keras_cgan.errors import ConfigError
 
 ARCHS = ("mlp", "dcgan", "dcgan_proj", "dcgan_cbn")
+PROJECTION_ARCHS = ("dcgan_proj", "dcgan_cbn")  # The projection discriminator's families.
 LOSSES = ("bce", "hinge")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
@@ -380,6 +381,32 @@ class TrainConfig:
         at_least=1,
         resume=True,
     )
+    top_k: float = setting(
+        0.0,
+        "Top-k generator updates (Sinha et al., 2020): the generator's loss keeps the fraction "
+        "max(--top_k_min, top_k^epoch) of each batch the discriminator scores highest; the "
+        "decay per epoch (0 = off).",
+        at_least=0.0,
+        at_most=1.0,
+        resume=True,
+        shown_default="0 (off)",
+    )
+    top_k_min: float = setting(
+        0.5,
+        "The smallest fraction of each batch that top-k training keeps.",
+        above=0.0,
+        at_most=1.0,
+        resume=True,
+    )
+    aux_classifier: float = setting(
+        0.0,
+        "Weight of an auxiliary classifier's loss for the generator (AC-GAN, Odena et al., 2017): "
+        "a class head on the projection discriminator's features learns the real digits' "
+        "classes (0 = off; --arch=dcgan_proj or dcgan_cbn).",
+        at_least=0.0,
+        resume=True,
+        shown_default="0 (off)",
+    )
     diffaugment: str = setting(
         "",
         "DiffAugment policies for the discriminator's inputs, a comma-separated subset of "
@@ -401,6 +428,11 @@ class TrainConfig:
             raise ConfigError(
                 f"eval_samples must be a multiple of {self.num_classes} and at least "
                 f"{10 * self.num_classes}, got {self.eval_samples!r}"
+            )
+        if self.aux_classifier and self.arch not in PROJECTION_ARCHS:
+            raise ConfigError(
+                f"aux_classifier needs a projection discriminator, not --arch={self.arch}: use "
+                f"--arch={' or --arch='.join(PROJECTION_ARCHS)}"
             )
 
     @property

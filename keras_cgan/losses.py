@@ -55,19 +55,56 @@ def logits_with_r1(discriminator, images, labels, gamma):
     """The discriminator's logits on real images and their R1 penalty (Mescheder et al., 2018).
 
     Args:
-        discriminator: Model `[images, one_hot] -> logits [B, 1]`.
+        discriminator: Model `[images, one_hot] -> logits [B, 1]`, or one
+            whose first output is the logits (`networks.with_features`).
         images: The real batch, float `[B, H, W, C]` in [0, 1].
         labels: One-hot float32 `[B, num_classes]`.
         gamma: The penalty's weight.
 
     Returns:
-        `(logits, penalty)`: logits `[B, 1]` (in training mode) and
+        `(outputs, penalty)`: the discriminator's outputs (in training mode),
+        logits `[B, 1]` or the list that starts with them, and
         `gamma / 2 * mean_b ||grad_x D(x_b)||^2`, a float32 scalar.
     """
     with tf.GradientTape() as tape:
         tape.watch(images)
-        logits = discriminator([images, labels], training=True)
+        outputs = discriminator([images, labels], training=True)
+        logits = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
         total = tf.reduce_sum(tf.cast(logits, tf.float32))
     grads = tf.cast(tape.gradient(total, images), tf.float32)
     squared = tf.reduce_sum(tf.square(grads), axis=list(range(1, grads.shape.rank)))
-    return logits, 0.5 * gamma * tf.reduce_mean(squared)
+    return outputs, 0.5 * gamma * tf.reduce_mean(squared)
+
+
+def class_loss(one_hot, class_logits):
+    """Mean softmax cross-entropy of class logits against one-hot labels.
+
+    Args:
+        one_hot: float32 `[B, C]`.
+        class_logits: float `[B, C]` (any float dtype).
+
+    Returns:
+        A float32 scalar.
+    """
+    return tf.reduce_mean(
+        tf.nn.softmax_cross_entropy_with_logits(one_hot, tf.cast(class_logits, tf.float32))
+    )
+
+
+def top_k_logits(logits, epoch, decay, minimum):
+    """The generator's logits that top-k training keeps (Sinha et al., 2020).
+
+    Args:
+        logits: The discriminator's logits on the generated batch, `[B, 1]`.
+        epoch: The epoch being trained, counted from 0, an integer scalar tensor.
+        decay: The kept fraction's decay per epoch, in (0, 1].
+        minimum: The smallest kept fraction, in (0, 1].
+
+    Returns:
+        float32 `[k, 1]`: the k highest logits, k = max(1, floor(B *
+        max(minimum, decay ** epoch))).
+    """
+    fraction = tf.maximum(minimum, tf.pow(decay, tf.cast(epoch, tf.float32)))
+    flat = tf.reshape(tf.cast(logits, tf.float32), [-1])
+    k = tf.maximum(1, tf.cast(fraction * tf.cast(tf.size(flat), tf.float32), tf.int32))
+    return tf.math.top_k(flat, k).values[:, None]

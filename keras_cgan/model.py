@@ -5,13 +5,16 @@ import tensorflow as tf
 
 from keras_cgan import (
     augment,
+    batches,
+    ema,
     fused_norm,  # noqa: F401  Registers the layer saved generators hold.
     losses,
+    networks,
     perf,
     rng,
 )
 from keras_cgan.config import parse_diffaugment
-from keras_cgan.errors import ConfigError, KerasCganError
+from keras_cgan.errors import ConfigError
 from keras_cgan.generation import SamplingMixin
 
 
@@ -30,13 +33,10 @@ def _in_replica_threads():
     )
 
 
-def _ema_copy(generator):
-    """A non-trainable copy of `generator` (same architecture and weights) for its EMA."""
-    copy = keras.models.clone_model(generator)
-    copy.name = "ema_generator"
-    copy.set_weights(generator.get_weights())
-    copy.trainable = False
-    return copy
+def _require(ok, message):
+    """Raises `ConfigError(message)` unless `ok`."""
+    if not ok:
+        raise ConfigError(message)
 
 
 @keras.saving.register_keras_serializable(package="keras_cgan")
@@ -79,14 +79,10 @@ class ConditionalGAN(SamplingMixin, keras.Model):
     and under float16 both optimizers are wrapped in a `LossScaleOptimizer`.
 
     EMA generator (`ema_decay`): a copy of the generator, `ema_generator`,
-    tracks an exponential moving average of all its variables (BatchNorm
-    statistics included), updated at the end of every train step with decay
-    `min(ema_decay, (1 + t) / (10 + t))` at step t (the warm-up of
-    `tf.train.ExponentialMovingAverage`, so early averages are not dominated by
-    the initial weights). It never trains; `generate`, `call` (not training),
-    the sample grids, the evaluator and the SavedModel export all sample from
-    `sampling_generator`, which is the EMA copy when there is one. Checkpoints
-    and `model.save` keep its weights.
+    tracks a moving average of all its variables after every train step
+    (`keras_cgan.ema.update`, with a warm-up). It never trains; `generate`,
+    `call` (not training), the grids, the evaluator and the export sample from
+    `sampling_generator`, the EMA copy when there is one.
 
     Args:
         generator: Model `[noise, one_hot] -> images [B, 28, 28, 1]` in [0, 1].
@@ -104,6 +100,21 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         diffaugment: DiffAugment policy (`keras_cgan.augment`), e.g.
             "translation,cutout", applied to every batch the discriminator
             sees; "": off.
+        top_k: Top-k generator updates (Sinha et al., 2020): in epoch e
+            (from 0) the generator's loss keeps only the fraction
+            `max(top_k_min, top_k ** e)` of its batch that the discriminator
+            scores highest, so the least realistic samples stop pulling the
+            generator; a per-epoch decay in (0, 1], 0: off.
+        top_k_min: The smallest fraction top-k keeps, in (0, 1].
+        steps_per_epoch: Training steps per epoch, the unit of top-k's
+            decay (required with `top_k`).
+        aux_classifier: Weight of an auxiliary classifier's loss for the
+            generator (as in AC-GAN, Odena et al., 2017); 0: off. A softmax
+            head `aux_head` on the discriminator's "features" layer (the
+            projection discriminators') learns the real digits' classes
+            (cross-entropy, weight 1, added to the discriminator's loss), and
+            the generator is pushed, with this weight, to make digits it
+            classifies as their label. Neither term enters the logged losses.
         **kwargs: Passed to `keras.Model` (name, dtype, ...).
     """
 
@@ -118,27 +129,35 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         r1_gamma=0.0,
         diffaugment="",
         r1_interval=1,
+        top_k=0.0,
+        top_k_min=0.5,
+        steps_per_epoch=None,
+        aux_classifier=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.r1_gamma = float(r1_gamma or 0.0)
-        if self.r1_gamma < 0:
-            raise ConfigError(f"r1_gamma must be >= 0 (0 = off), got {r1_gamma}")
+        _require(self.r1_gamma >= 0, f"r1_gamma must be >= 0 (0 = off), got {r1_gamma}")
         self.r1_interval = int(r1_interval)
-        if self.r1_interval < 1:
-            raise ConfigError(
-                f"r1_interval must be an integer >= 1 (1 = every step), got {r1_interval}"
-            )
+        _require(self.r1_interval >= 1, f"r1_interval must be an integer >= 1, got {r1_interval}")
         self.diffaugment = ",".join(parse_diffaugment(diffaugment))
+        self.top_k, self.top_k_min = float(top_k or 0.0), float(top_k_min)
+        self.steps_per_epoch = int(steps_per_epoch) if steps_per_epoch else None
+        _require(0 <= self.top_k <= 1, f"top_k must be in [0, 1] (0 = off), got {top_k}")
+        _require(0 < self.top_k_min <= 1, f"top_k_min must be in (0, 1], got {top_k_min}")
+        _require(not self.top_k or self.steps_per_epoch, "top_k needs steps_per_epoch")
+        self.aux_classifier = float(aux_classifier or 0.0)
+        _require(self.aux_classifier >= 0, f"aux_classifier must be >= 0, got {aux_classifier}")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
         self.num_classes = int(num_classes)
+        self.aux_head = self._aux_head() if self.aux_classifier else None
         self.seed = seed
         self.ema_decay = float(ema_decay) if ema_decay else None
-        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise ConfigError(f"ema_decay must be in (0, 1) (or 0/None: off), got {ema_decay}")
-        self.ema_generator = _ema_copy(generator) if self.ema_decay else None
+        ok = self.ema_decay is None or 0.0 < self.ema_decay < 1.0
+        _require(ok, f"ema_decay must be in (0, 1) (or 0/None: off), got {ema_decay}")
+        self.ema_generator = ema.ema_copy(generator) if self.ema_decay else None
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -153,6 +172,24 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         self.loss_fn = None
         self.auto_scale_loss = True
         self.build()
+
+    def _aux_head(self):
+        """The auxiliary classifier `features -> class logits`, and the features' view."""
+        view = networks.with_features(self.discriminator)
+        # The view shares the discriminator's variables: kept out of tracking,
+        # so they are not counted twice.
+        object.__setattr__(self, "_d_view", view)
+        features = view.outputs[1]
+        policy = self.discriminator.get_layer("features").dtype_policy
+        head = keras.layers.Dense(self.num_classes, name="aux_head", dtype=policy)
+        head.build(tuple(features.shape))
+        return head
+
+    @property
+    def d_variables(self):
+        """The variables the discriminator's optimizer trains: its network's and the aux head's."""
+        extra = self.aux_head.trainable_variables if self.aux_head is not None else []
+        return self.discriminator.trainable_variables + extra
 
     def build(self, input_shape=None):
         # Both networks are functional models, built when they were created.
@@ -260,12 +297,12 @@ class ConditionalGAN(SamplingMixin, keras.Model):
             loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
         self.loss_fn = keras.losses.get(loss_fn)
         with self.distribute_strategy.scope():
-            for optimizer, network in (
-                (self.d_optimizer, self.discriminator),
-                (self.g_optimizer, self.generator),
+            for optimizer, variables in (
+                (self.d_optimizer, self.d_variables),
+                (self.g_optimizer, self.generator.trainable_variables),
             ):
                 if not optimizer.built:
-                    optimizer.build(network.trainable_variables)
+                    optimizer.build(variables)
 
     @property
     def uses_float16(self):
@@ -302,40 +339,6 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         noise, one_hot = inputs
         generator = self.generator if training else self.sampling_generator
         return generator([noise, one_hot], training=training)
-
-    def _unpack(self, data):
-        """Returns `(images, labels, noise_or_None, stacked)` as given (see `_prepare`)."""
-        x, y, extra = keras.utils.unpack_x_y_sample_weight(data)
-        if isinstance(x, dict):  # fit(x={"images": ..., "labels": ..., "noise": ...})
-            real_images, labels, noise = x["images"], x["labels"], x.get("noise")
-        elif y is not None:  # (images, labels) or (images, labels, noise)
-            real_images, labels, noise = x, y, extra
-        elif isinstance(x, (tuple, list)) and len(x) in (2, 3):  # fit(x=(images, labels))
-            real_images, labels, noise = (tuple(x) + (None,))[:3]
-        else:
-            raise KerasCganError(
-                "training data must be (images, labels) or (images, labels, noise) batches"
-            )
-        real_images, labels = tf.convert_to_tensor(real_images), tf.convert_to_tensor(labels)
-        stacked = real_images.shape.rank == 5  # [K, B, 28, 28, 1]: K steps in one call.
-        return real_images, labels, noise, stacked
-
-    def _prepare(self, real_images, labels, noise):
-        """One step's inputs as float32 `[B, 28, 28, 1]` in [0, 1], one-hot, noise.
-
-        Done per step, inside the K-step loop: converting a whole stack of
-        uint8 pixels up front would write (and then read back) a float copy
-        4x its size.
-        """
-        if real_images.dtype == tf.uint8:  # Raw MNIST pixels, 0..255.
-            real_images = tf.cast(real_images, tf.float32) / 255.0
-        real_images = tf.cast(real_images, tf.float32)
-        if labels.shape.rank == 1:  # Integer class ids.
-            labels = tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
-        labels = tf.cast(labels, tf.float32)
-        if noise is not None:
-            noise = tf.cast(noise, tf.float32)
-        return real_images, labels, noise
 
     @staticmethod
     def _replicas(local_batch):
@@ -411,23 +414,29 @@ class ConditionalGAN(SamplingMixin, keras.Model):
             if self.diffaugment:
                 real_in, fake_in = self._augment(real_in, 0), self._augment(fake_in, 1)
             if self.r1_gamma:
-                real_logits, penalty = self._real_logits_and_r1(real_in, labels)
+                real_out, penalty = self._real_outputs_and_r1(real_in, labels)
             else:
-                real_logits, penalty = self.discriminator([real_in, labels], training=True), 0.0
+                real_out, penalty = self._d_network()([real_in, labels], training=True), 0.0
+            real_logits, real_classes = self._split(real_out)
             fake_logits = self.discriminator([fake_in, labels], training=True)
             d_loss = self._loss(1.0, real_logits) + self._loss(0.0, fake_logits)
             d_total = d_loss + penalty if self.r1_gamma else d_loss
+            if self.aux_head is not None:
+                d_total += losses.class_loss(labels, real_classes)
             d_scaled = self.d_optimizer.scale_loss(d_total * weight)  # Scales for float16 only.
-        d_vars = self.discriminator.trainable_variables
+        d_vars = self.d_variables
         d_grads = d_tape.gradient(d_scaled, d_vars)
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
 
         # Phase 2, generator: make the updated discriminator call the fakes real.
         with g_tape:  # The tape already holds the generator's forward pass.
             g_in = self._augment(fake_images, 2) if self.diffaugment else fake_images
-            g_logits = self.discriminator([g_in, labels], training=True)
-            g_loss = self._loss(1.0, g_logits)
-            g_scaled = self.g_optimizer.scale_loss(g_loss * weight)
+            g_logits, g_classes = self._split(self._d_network()([g_in, labels], training=True))
+            g_loss = self._loss(1.0, self._kept(g_logits))
+            g_total = g_loss
+            if self.aux_head is not None:
+                g_total += self.aux_classifier * losses.class_loss(labels, g_classes)
+            g_scaled = self.g_optimizer.scale_loss(g_total * weight)
         g_vars = self.generator.trainable_variables
         g_grads = g_tape.gradient(g_scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
@@ -443,9 +452,26 @@ class ConditionalGAN(SamplingMixin, keras.Model):
             stream,
         )
 
-    def _real_logits_and_r1(self, real_images, labels):
-        """Real logits `[B, 1]` and this step's R1 penalty (0 between lazy R1 steps)."""
-        d, n = self.discriminator, self.r1_interval
+    def _d_network(self):
+        """The discriminator, or with the aux classifier its view that also outputs features."""
+        return self.discriminator if self.aux_head is None else self._d_view
+
+    def _split(self, outputs):
+        """`_d_network`'s outputs as `(logits [B, 1], class logits [B, C] or None)`."""
+        if self.aux_head is None:
+            return outputs, None
+        return outputs[0], self.aux_head(outputs[1])  # (logits, features) -> class logits
+
+    def _kept(self, logits):
+        """The generator's logits its loss keeps: all, or with top-k the highest."""
+        if not self.top_k:
+            return logits
+        epoch = self.train_steps // self.steps_per_epoch
+        return losses.top_k_logits(logits, epoch, self.top_k, self.top_k_min)
+
+    def _real_outputs_and_r1(self, real_images, labels):
+        """`_d_network`'s outputs on the real batch and this step's R1 penalty (0 between lazy steps)."""
+        d, n = self._d_network(), self.r1_interval
         if n == 1:
             return losses.logits_with_r1(d, real_images, labels, self.r1_gamma)
         return tf.cond(
@@ -457,7 +483,7 @@ class ConditionalGAN(SamplingMixin, keras.Model):
     def run_step(self, real_images, labels, noise=None):
         """One whole training step on one batch, without metrics.
 
-        The inputs converted (`_prepare`), the noise drawn unless given
+        The inputs converted (`batches.prepare`), the noise drawn unless given
         (`draw_noise`), the update (`apply_step`), the EMA generator's update
         and the step counter that keys the next step's noise.
 
@@ -469,7 +495,7 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         Returns:
             `(d_loss, g_loss, real_logits, fake_logits)` as `apply_step`.
         """
-        real_images, labels, noise = self._prepare(real_images, labels, noise)
+        real_images, labels, noise = batches.prepare(real_images, labels, noise, self.num_classes)
         local_batch = tf.shape(real_images)[0]
         sizes, replica_id = self._replicas(local_batch)
         weight = tf.cast(local_batch, tf.float32) / tf.cast(tf.reduce_sum(sizes), tf.float32)
@@ -477,7 +503,7 @@ class ConditionalGAN(SamplingMixin, keras.Model):
             noise = self.draw_noise(local_batch, sizes, replica_id)
         outputs = self.apply_step(real_images, labels, noise, weight)
         if self.ema_generator is not None:
-            self._update_ema()
+            ema.update(self.ema_generator, self.generator, self.train_steps, self.ema_decay)
         self.train_steps.assign_add(1)
         return outputs
 
@@ -513,7 +539,7 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         )
 
     def train_step(self, data):
-        real_images, labels, noise, stacked = self._unpack(data)
+        real_images, labels, noise, stacked = batches.unpack(data)
         if _in_replica_threads() and (stacked or (self.step_jit_compile and not self.jit_compile)):
             # The step's cross-replica updates (merge_call) cannot run in a
             # loop or nested function inside `strategy.run`.
@@ -545,33 +571,6 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         """The generator to sample from: the EMA copy if there is one."""
         return self.generator if self.ema_generator is None else self.ema_generator
 
-    def _update_ema(self):
-        """ema <- d * ema + (1 - d) * weights, d = min(ema_decay, (1 + t) / (10 + t)).
-
-        Runs in cross-replica context (like the optimizers' updates), so under
-        a distribution strategy every replica's copy gets the same update.
-        """
-        step = tf.cast(self.train_steps, tf.float32)
-        decay = tf.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
-        pairs = [
-            (ema.value, var.value)
-            for ema, var in zip(self.ema_generator.variables, self.generator.variables, strict=True)
-        ]
-
-        def update(strategy, pairs):
-            def move(ema, var):
-                if not ema.dtype.is_floating:
-                    return ema.assign(var)
-                d = tf.cast(decay, ema.dtype)
-                return ema.assign(d * ema + (1.0 - d) * tf.cast(var, ema.dtype))
-
-            for ema, var in pairs:
-                strategy.extended.update(ema, move, args=(var,), group=False)
-
-        tf.__internal__.distribute.interim.maybe_merge_call(
-            update, tf.distribute.get_strategy(), pairs
-        )
-
     def get_config(self):
         return {
             "name": self.name,
@@ -586,6 +585,10 @@ class ConditionalGAN(SamplingMixin, keras.Model):
             "r1_gamma": self.r1_gamma,
             "r1_interval": self.r1_interval,
             "diffaugment": self.diffaugment,
+            "top_k": self.top_k,
+            "top_k_min": self.top_k_min,
+            "steps_per_epoch": self.steps_per_epoch,
+            "aux_classifier": self.aux_classifier,
         }
 
     @classmethod

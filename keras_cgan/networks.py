@@ -18,7 +18,7 @@ import math
 import keras
 from keras import layers
 
-from keras_cgan.config import ARCHS
+from keras_cgan.config import ARCHS, PROJECTION_ARCHS
 from keras_cgan.errors import ConfigError
 from keras_cgan.fused_norm import FusedBatchNormalization
 
@@ -334,7 +334,7 @@ def build_networks(
             dcgan_generator(latent_dim, num_classes, hidden_units, **shape),
             dcgan_discriminator(num_classes, hidden_units, **shape),
         )
-    if arch in ("dcgan_proj", "dcgan_cbn"):
+    if arch in PROJECTION_ARCHS:
         conv_blocks(shape["image_shape"], arch)
         cbn = arch == "dcgan_cbn"
         return (
@@ -342,3 +342,27 @@ def build_networks(
             projection_discriminator(num_classes, hidden_units, **shape),
         )
     raise ConfigError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
+
+
+def with_features(discriminator):
+    """A view of a discriminator that also outputs its "features" layer (same variables).
+
+    Args:
+        discriminator: A functional model with a layer named "features"
+            (`projection_discriminator`'s flattened conv features).
+
+    Returns:
+        A `keras.Model` `[images, one_hot] -> [logits [B, 1], features [B, F]]`.
+
+    Raises:
+        ConfigError: the discriminator has no "features" layer.
+    """
+    if "features" not in [layer.name for layer in discriminator.layers]:
+        raise ConfigError(
+            "aux_classifier needs a discriminator with a 'features' layer: use "
+            f"--arch={' or --arch='.join(PROJECTION_ARCHS)}"
+        )
+    features = discriminator.get_layer("features").output
+    return keras.Model(
+        discriminator.inputs, [discriminator.output, features], name="discriminator_features"
+    )

@@ -1,4 +1,4 @@
-"""The sample-quality options: dcgan_cbn, DiffAugment, R1 and the linear schedule."""
+"""The sample-quality options: dcgan_cbn, DiffAugment, R1, the linear schedule, and all together."""
 
 import numpy as np
 import pytest
@@ -88,6 +88,10 @@ def test_diff_augment_is_keyed_by_seed_step_and_stream_and_differentiable():
         ({"r1_gamma": -1.0}, "r1_gamma must be >= 0"),
         ({"r1_interval": 0}, "r1_interval must be an integer >= 1"),
         ({"diffaugment": "color"}, "unknown diffaugment policy 'color'"),
+        ({"top_k": 1.5}, "top_k must be"),
+        ({"top_k_min": 0.0}, "top_k_min must be"),
+        ({"aux_classifier": -0.1}, "aux_classifier must be"),
+        ({"aux_classifier": 0.1, "arch": "mlp"}, "not --arch=mlp: use --arch=dcgan_proj or"),
     ],
 )
 def test_bad_quality_options_are_one_line_config_errors(tiny_config, changes, message):
@@ -146,7 +150,7 @@ def test_lazy_r1_is_n_times_the_penalty_every_nth_step_and_nothing_between():
     lazy = make_tiny_gan("dcgan_proj", seed=3)
     lazy.r1_gamma, lazy.r1_interval = 1.5, 3
     x, y = tf.constant(images), tf.constant(one_hot)
-    penalty = tf.function(lambda: lazy._real_logits_and_r1(x, y)[1])
+    penalty = tf.function(lambda: lazy._real_outputs_and_r1(x, y)[1])
     expected = 4.5 * _half_r1(lazy, images, one_hot)
     for step in range(7):
         lazy.train_steps.assign(step)
@@ -178,7 +182,12 @@ def test_linear_schedule_reaches_zero_at_the_last_step(tiny_config):
 
 def test_a_run_with_every_option_trains_exports_and_resumes(tiny_config):
     config = tiny_config.replace(
-        arch="dcgan_cbn", lr_schedule="linear", r1_gamma=1.0, diffaugment="translation,cutout"
+        arch="dcgan_cbn",
+        lr_schedule="linear",
+        r1_gamma=1.0,
+        diffaugment="translation,cutout",
+        top_k=0.9,
+        aux_classifier=0.1,
     )
     gan = train.train(config)
     assert gan.train_steps.numpy() == 2 * (64 // 16)
@@ -189,6 +198,9 @@ def test_a_run_with_every_option_trains_exports_and_resumes(tiny_config):
         {"r1_gamma": 2.0},
         {"r1_interval": 4},
         {"diffaugment": "cutout"},
+        {"top_k": 0.8},
+        {"top_k_min": 0.9},
+        {"aux_classifier": 0.2},
         {"epochs": 3},
     ):
         with pytest.raises(ConfigError, match=next(iter(changes))):
