@@ -91,8 +91,11 @@ def class_loss(one_hot, class_logits):
     )
 
 
-def top_k_logits(logits, epoch, decay, minimum):
-    """The generator's logits that top-k training keeps (Sinha et al., 2020).
+def top_k_mask(logits, epoch, decay, minimum):
+    """Which generated examples top-k training keeps (Sinha et al., 2020).
+
+    Static shapes only (ranks from a double argsort rather than a top-k of
+    data-dependent size), so it compiles under XLA.
 
     Args:
         logits: The discriminator's logits on the generated batch, `[B, 1]`.
@@ -101,10 +104,11 @@ def top_k_logits(logits, epoch, decay, minimum):
         minimum: The smallest kept fraction, in (0, 1].
 
     Returns:
-        float32 `[k, 1]`: the k highest logits, k = max(1, floor(B *
-        max(minimum, decay ** epoch))).
+        float32 `[B, 1]`: 1 for the k highest logits, 0 for the others, k =
+        max(1, floor(B * max(minimum, decay ** epoch))).
     """
     fraction = tf.maximum(minimum, tf.pow(decay, tf.cast(epoch, tf.float32)))
     flat = tf.reshape(tf.cast(logits, tf.float32), [-1])
     k = tf.maximum(1, tf.cast(fraction * tf.cast(tf.size(flat), tf.float32), tf.int32))
-    return tf.math.top_k(flat, k).values[:, None]
+    ranks = tf.argsort(tf.argsort(flat, direction="DESCENDING", stable=True), stable=True)
+    return tf.cast(ranks < k, tf.float32)[:, None]

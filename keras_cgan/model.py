@@ -176,8 +176,7 @@ class ConditionalGAN(SamplingMixin, keras.Model):
     def _aux_head(self):
         """The auxiliary classifier `features -> class logits`, and the features' view."""
         view = networks.with_features(self.discriminator)
-        # The view shares the discriminator's variables: kept out of tracking,
-        # so they are not counted twice.
+        # Untracked: the view's variables are the discriminator's own.
         object.__setattr__(self, "_d_view", view)
         features = view.outputs[1]
         policy = self.discriminator.get_layer("features").dtype_policy
@@ -369,8 +368,8 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         start = tf.reduce_sum(sizes[:replica_id])
         return noise[start : start + local_batch]
 
-    def _loss(self, target, logits):
-        """This replica's mean loss, float32 scalar.
+    def _loss(self, target, logits, kept=None):
+        """This replica's mean loss, float32 scalar (over the `kept` [B, 1] mask's examples).
 
         A `keras.losses.Loss` is evaluated per example through its `call` (its
         `__call__` would also divide by the replica count under a strategy),
@@ -378,11 +377,11 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         """
         logits = tf.cast(logits, tf.float32)
         targets = tf.fill(tf.shape(logits), target)
-        fn = self.loss_fn
-        values = (
-            fn.call(targets, logits) if isinstance(fn, keras.losses.Loss) else fn(targets, logits)
-        )
-        return tf.reduce_mean(tf.cast(values, tf.float32))
+        fn = self.loss_fn.call if isinstance(self.loss_fn, keras.losses.Loss) else self.loss_fn
+        values = tf.reshape(tf.cast(fn(targets, logits), tf.float32), [-1])
+        if kept is None:
+            return tf.reduce_mean(values)
+        return tf.reduce_sum(values * tf.reshape(kept, [-1])) / tf.reduce_sum(kept)
 
     def apply_step(self, real_images, labels, noise, weight=1.0):
         """One training step's math, without metrics: D update, then G update.
@@ -432,7 +431,7 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         with g_tape:  # The tape already holds the generator's forward pass.
             g_in = self._augment(fake_images, 2) if self.diffaugment else fake_images
             g_logits, g_classes = self._split(self._d_network()([g_in, labels], training=True))
-            g_loss = self._loss(1.0, self._kept(g_logits))
+            g_loss = self._loss(1.0, g_logits, self._kept(g_logits))
             g_total = g_loss
             if self.aux_head is not None:
                 g_total += self.aux_classifier * losses.class_loss(labels, g_classes)
@@ -463,11 +462,11 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         return outputs[0], self.aux_head(outputs[1])  # (logits, features) -> class logits
 
     def _kept(self, logits):
-        """The generator's logits its loss keeps: all, or with top-k the highest."""
+        """The mask of the examples the generator's loss keeps: None (all), or top-k's."""
         if not self.top_k:
-            return logits
+            return None
         epoch = self.train_steps // self.steps_per_epoch
-        return losses.top_k_logits(logits, epoch, self.top_k, self.top_k_min)
+        return losses.top_k_mask(logits, epoch, self.top_k, self.top_k_min)
 
     def _real_outputs_and_r1(self, real_images, labels):
         """`_d_network`'s outputs on the real batch and this step's R1 penalty (0 between lazy steps)."""

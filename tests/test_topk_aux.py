@@ -13,11 +13,14 @@ from keras_cgan.model import ConditionalGAN
 
 def test_top_k_keeps_the_highest_logits_with_a_per_epoch_decay_and_a_floor():
     logits = tf.constant([[0.3], [-2.0], [1.5], [0.0], [4.0], [-1.0], [2.5], [0.7]])
+    order = np.argsort(logits.numpy().ravel())[::-1]
     for epoch, kept in ((0, 8), (1, 4), (2, 2), (9, 2)):
-        top = losses.top_k_logits(logits, tf.constant(epoch), 0.5, 0.25).numpy()
-        expected = np.sort(logits.numpy().ravel())[::-1][:kept]
-        np.testing.assert_array_equal(top.ravel(), expected, err_msg=epoch)
-        assert top.shape == (kept, 1)
+        mask = losses.top_k_mask(logits, tf.constant(epoch), 0.5, 0.25).numpy()
+        assert mask.shape == (8, 1) and mask.sum() == kept, epoch
+        np.testing.assert_array_equal(np.flatnonzero(mask.ravel()), np.sort(order[:kept]))
+    # Static shapes: the same mask from one XLA program.
+    xla = tf.function(lambda e: losses.top_k_mask(logits, e, 0.5, 0.25), jit_compile=True)
+    assert xla(tf.constant(1)).numpy().sum() == 4
 
 
 def _tiny(arch="mlp", d_lr=1e-3, **options):
@@ -120,3 +123,26 @@ def test_top_k_and_aux_classifier_survive_save_load_and_export(tmp_path):
     for key in ("top_k", "top_k_min", "steps_per_epoch", "aux_classifier"):
         assert loaded.get_config()[key] == gan.get_config()[key], key
     np.testing.assert_array_equal(loaded.aux_head.kernel.numpy(), gan.aux_head.kernel.numpy())
+
+
+@pytest.mark.parametrize("jit_compile", [True, "step"])
+def test_top_k_and_aux_classifier_train_under_xla(jit_compile):
+    """Stacked steps under XLA (top-k's mask has static shapes)."""
+    images, one_hot, noise = fake_batch(batch_size=16, latent_dim=8)
+    # Stacks of 2 batches of 8: two steps in one call, as the command line trains.
+    stacks = [a.reshape((2, 8) + a.shape[1:]) for a in (images, one_hot, noise)]
+    data = tf.data.Dataset.from_tensors(tuple(stacks)).repeat(2)
+    gans = []
+    for xla in (False, jit_compile):
+        gan = _tiny("dcgan_proj", top_k=0.5, aux_classifier=0.2)
+        gan.compile(
+            d_optimizer=keras.optimizers.Adam(1e-3),
+            g_optimizer=keras.optimizers.Adam(1e-3),
+            jit_compile=xla,
+        )
+        gan.train_steps.assign(1)  # Top-k keeps half of each batch.
+        gan.fit(data, epochs=1, verbose=0)
+        gans.append(gan)
+    assert gans[1].train_steps.numpy() == 5
+    for a, b in zip(gans[0].generator.get_weights(), gans[1].generator.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
