@@ -174,7 +174,7 @@ class ConditionalGAN(SamplingMixin, keras.Model):
         self.build()
 
     def _aux_head(self):
-        """The auxiliary classifier `features -> class logits`, and the features' view."""
+        """The auxiliary classifier `features -> class logits`; also keeps the features' view as `_d_view`."""
         view = networks.with_features(self.discriminator)
         # Untracked: the view's variables are the discriminator's own.
         object.__setattr__(self, "_d_view", view)
