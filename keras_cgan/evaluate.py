@@ -5,7 +5,8 @@ its SavedModel export or a `.keras` file and prints their metrics against the MN
 split as a Markdown table, then the per-class metrics. `--baseline` adds (or,
 without `--model`, prints only) the same metrics for real MNIST train digits
 and two broken generators: uniform noise, and one image per class repeated.
-`--json=FILE` also writes every number, per class included.
+`--json=FILE` also writes every number, per class included. `--draws=K` evaluates
+K noise draws per generator and reports each metric's mean ± standard deviation.
 
 Two opt-in checks add columns: `--cas` trains the reference classifier's
 recipe on `--cas_samples` generated digits (MNIST train's count and class
@@ -49,6 +50,14 @@ def define_flags():
         "least 10 per class (MNIST: of 10, >= 100; the default is rounded up to one).",
     )
     flags.DEFINE_integer("seed", 0, "Seed of the generator's noise: same seed, same metrics.")
+    flags.DEFINE_integer(
+        "draws",
+        1,
+        "Noise draws per generator, seeds --seed, --seed+1, ...: the table shows each metric's "
+        "mean ± standard deviation over them (the evaluation's own noise); --cas and "
+        "--memorisation are measured on every draw.",
+        lower_bound=1,
+    )
     flags.DEFINE_string("json", None, "Also write all metrics (per class too) to this JSON file.")
     flags.DEFINE_bool(
         "baseline",
@@ -186,37 +195,43 @@ def main(argv):
     if not FLAGS["num_samples"].present and n % evaluator.num_classes:
         n = -(-n // evaluator.num_classes) * evaluator.num_classes  # Evenly over the classes.
     check_num_samples(n, evaluator.num_classes)
-    results = {}
+    draws = {}  # Name -> one EvaluationResult per noise draw.
     if FLAGS.model:
-        results[FLAGS.model] = evaluator.evaluate(FLAGS.model, n, seed)
+        draws[FLAGS.model] = evaluator.evaluate_draws(FLAGS.model, n, seed, FLAGS.draws)
         if FLAGS.memorisation_png:
             extra_metrics[-1].write_pairs_png(FLAGS.memorisation_png)
     if FLAGS.baseline:
         for name, sampler in samplers.baseline_samplers(train_images, train_labels).items():
-            results[name] = evaluator.evaluate(sampler, n, seed)
+            draws[name] = evaluator.evaluate_draws(sampler, n, seed, FLAGS.draws)
+    summaries = {name: evaluation.mean_and_spread(r) for name, r in draws.items()}
+    results = {name: mean for name, (mean, _) in summaries.items()}
+    spreads = {name: spread for name, (_, spread) in summaries.items()} if FLAGS.draws > 1 else None
 
     info = evaluator.classifier.info
+    seeds = f"seed {seed}" if FLAGS.draws == 1 else f"seeds {seed}-{seed + FLAGS.draws - 1}"
     print(
-        f"keras_cgan: {n} samples (seed {seed}) against the {evaluator.reference_size} "
+        f"keras_cgan: {n} samples ({seeds}) against the {evaluator.reference_size} "
         f"{source.dataset} test images; reference classifier test accuracy "
         f"{info['test_accuracy']:.4f}"
     )
-    print(evaluation.format_table(results))
+    print(evaluation.format_table(results, spreads))
     if FLAGS.model:
         print(f"\nper class, {FLAGS.model}:")
         print(evaluation.format_per_class(results[FLAGS.model]))
     if FLAGS.json:
-        fileio.write_json(
-            FLAGS.json,
-            {
-                "num_samples": n,
-                "seed": seed,
-                "dataset": source.key,
-                "reference_size": evaluator.reference_size,
-                "classifier": dict(info, path=getattr(evaluator.classifier, "path", None)),
-                "results": {name: r.to_dict() for name, r in results.items()},
-            },
-        )
+        report = {
+            "num_samples": n,
+            "seed": seed,
+            "dataset": source.key,
+            "reference_size": evaluator.reference_size,
+            "classifier": dict(info, path=getattr(evaluator.classifier, "path", None)),
+            "draws": FLAGS.draws,
+            "results": {name: r.to_dict() for name, r in results.items()},  # Means over draws.
+        }
+        if spreads:
+            report["spread"] = spreads
+            report["per_draw"] = {name: [r.to_dict() for r in rs] for name, rs in draws.items()}
+        fileio.write_json(FLAGS.json, report)
 
 
 def run():

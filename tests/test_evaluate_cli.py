@@ -29,6 +29,7 @@ def _not_an_export(tmp_path):
         (["--baseline", "--num_samples=2005"], "num_samples must be a multiple of 10"),
         (["--baseline", "--num_samples=abc"], "flag --num_samples=abc"),
         (["--baseline", "--num_sampels=100"], "Unknown command line flag 'num_sampels'"),
+        (["--baseline", "--draws=0"], "flag --draws=0"),
         (["--baseline", "--json={tmp}/no/such/dir/out.json"], "--json: folder"),
         (["stray", "--baseline"], "unexpected arguments 'stray'"),
         (["--baseline", "--mnist_dir={tmp}/none"], "MNIST folder not found: "),
@@ -82,3 +83,35 @@ def test_evaluate_an_export_with_baselines_end_to_end(
     for name in (export, *samplers.BASELINE_NAMES):
         assert f"| {name}" in result.stdout
     assert "per class" in result.stdout
+
+
+@pytest.mark.slow
+def test_draws_report_the_mean_and_spread_of_each_metric(
+    reference_classifier, real_mnist_dir, tmp_path
+):
+    rng = np.random.default_rng(1)
+    export = save_tiny_export(
+        tmp_path / "export",
+        kernel=rng.standard_normal((16, 784)).astype(np.float32),
+        bias=np.zeros(784, np.float32),
+        latent_dim=6,
+    )
+    out = tmp_path / "metrics.json"
+    result = _run_evaluate(
+        f"--model={export}",
+        "--num_samples=100",
+        "--seed=4",
+        "--draws=3",
+        f"--classifier_dir={reference_classifier.cache_root}",
+        *mnist_flags(real_mnist_dir),
+        f"--json={out}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["draws"] == 3 and "seeds 4-6" in result.stdout
+    draws, mean = report["per_draw"][export], report["results"][export]
+    assert len(draws) == 3 and len({d["fid"] for d in draws}) == 3  # Three different draws.
+    fids = [d["fid"] for d in draws]
+    assert mean["fid"] == pytest.approx(np.mean(fids))
+    assert report["spread"][export]["fid"] == pytest.approx(np.std(fids, ddof=1))
+    assert f"{np.mean(fids):.2f} ± {np.std(fids, ddof=1):.2f}" in result.stdout

@@ -151,6 +151,27 @@ def test_evaluation_is_deterministic_given_a_seed(stub_evaluator):
         assert math.isfinite(value), name
 
 
+def test_draws_are_the_seeds_in_order_and_summarise_to_mean_and_spread(stub_evaluator):
+    gan = make_tiny_gan()
+    draws = stub_evaluator.evaluate_draws(gan, num_samples=100, seed=3, draws=3)
+    assert draws == [stub_evaluator.evaluate(gan, 100, seed) for seed in (3, 4, 5)]
+    mean, spread = evaluation.mean_and_spread(draws)
+    for name in evaluation.SUMMARY_METRICS:
+        values = [r.summary()[name] for r in draws]
+        assert getattr(mean, name) == pytest.approx(np.mean(values)), name
+        assert spread[name] == pytest.approx(np.std(values, ddof=1)), name
+    assert spread["fid"] > 0  # Different noise, different samples.
+    assert mean.fid_per_class == pytest.approx(np.mean([r.fid_per_class for r in draws], axis=0))
+    single, no_spread = evaluation.mean_and_spread(draws[:1])
+    assert single == draws[0] and set(no_spread.values()) == {0.0}
+    table = evaluation.format_table({"gan": mean}, {"gan": spread})
+    assert f"{mean.fid:.2f} ± {spread['fid']:.2f}" in table
+    assert "±" not in evaluation.format_table({"gan": mean})
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(EvaluationError, match="draws must be an integer >= 1"):
+            stub_evaluator.evaluate_draws(gan, 100, draws=bad)
+
+
 def test_broken_generators_fail_with_the_stub_classifier_too(small_mnist, stub_evaluator):
     (x, y), _ = small_mnist
     results = {
