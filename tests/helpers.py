@@ -194,6 +194,13 @@ TINY_RUN_FLAGS = (
 )
 
 
+def save_random_export(path, seed=0, latent_dim=6):
+    """`save_tiny_export` with a random N(0, 1) kernel and zero bias: noise-like "digits"."""
+    rng = np.random.default_rng(seed)
+    kernel = rng.standard_normal((latent_dim + 10, 784)).astype(np.float32)
+    return save_tiny_export(path, kernel, np.zeros(784, np.float32), latent_dim)
+
+
 def save_tiny_export(path, kernel, bias, latent_dim, meta=None):
     """Writes a hand-made SavedModel with the keras_cgan export contract.
 

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import run_cli, save_tiny_export
+from helpers import run_cli, save_random_export
 from keras_cgan import cas, data, memorisation
 from keras_cgan.errors import EvaluationError
 from keras_cgan.evaluation import Evaluator
@@ -151,13 +151,7 @@ def test_memorisation_png_needs_a_model(tmp_path):
 def test_cli_reports_cas_and_memorisation_and_draws_the_pairs(
     reference_classifier, real_mnist_dir, tmp_path
 ):
-    rng = np.random.default_rng(0)
-    export = save_tiny_export(
-        tmp_path / "export",
-        kernel=rng.standard_normal((16, 784)).astype(np.float32),
-        bias=np.zeros(784, np.float32),
-        latent_dim=6,
-    )
+    export = save_random_export(tmp_path / "export", seed=0)
     out, png = tmp_path / "metrics.json", tmp_path / "pairs.png"
     result = run_cli(
         "evaluate",

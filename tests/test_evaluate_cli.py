@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import mnist_flags, run_cli, save_tiny_export
+from helpers import mnist_flags, run_cli, save_random_export
 from keras_cgan import samplers
 
 
@@ -52,14 +52,7 @@ def test_bad_input_is_one_line_and_exit_status_2(args, message, tmp_path, no_ten
 def test_evaluate_an_export_with_baselines_end_to_end(
     reference_classifier, real_mnist_dir, tmp_path
 ):
-    rng = np.random.default_rng(0)
-    latent_dim = 6
-    export = save_tiny_export(
-        tmp_path / "export",
-        kernel=rng.standard_normal((latent_dim + 10, 784)).astype(np.float32),
-        bias=np.zeros(784, np.float32),
-        latent_dim=latent_dim,
-    )
+    export = save_random_export(tmp_path / "export", seed=0)
     out = tmp_path / "metrics.json"
     result = _run_evaluate(
         f"--model={export}",
@@ -89,13 +82,7 @@ def test_evaluate_an_export_with_baselines_end_to_end(
 def test_draws_report_the_mean_and_spread_of_each_metric(
     reference_classifier, real_mnist_dir, tmp_path
 ):
-    rng = np.random.default_rng(1)
-    export = save_tiny_export(
-        tmp_path / "export",
-        kernel=rng.standard_normal((16, 784)).astype(np.float32),
-        bias=np.zeros(784, np.float32),
-        latent_dim=6,
-    )
+    export = save_random_export(tmp_path / "export", seed=1)
     out = tmp_path / "metrics.json"
     result = _run_evaluate(
         f"--model={export}",
