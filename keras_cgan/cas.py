@@ -21,7 +21,7 @@ import numpy as np
 
 from keras_cgan import classifier as classifier_lib
 from keras_cgan.errors import EvaluationError
-from keras_cgan.evaluation import ExtraMetric, Samples
+from keras_cgan.evaluation import ExtraMetric, Samples, is_integer
 from keras_cgan.samplers import as_sampler
 
 MNIST_TRAIN_SIZE = 60000
@@ -129,7 +129,7 @@ class CasMetric(ExtraMetric):
         recipe: classifier_lib.ClassifierRecipe = classifier_lib.DEFAULT_RECIPE,
         verbose: int = 0,
     ):
-        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        if not is_integer(num_samples):
             raise EvaluationError(f"CAS num_samples must be an integer, got {num_samples!r}")
         if num_samples < recipe.batch_size:
             raise EvaluationError(

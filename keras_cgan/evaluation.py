@@ -81,15 +81,15 @@ def _checked_images(images, n, name, image_shape=IMAGE_SHAPE):
     return np.clip(images, 0.0, 1.0)
 
 
+def is_integer(value) -> bool:
+    """True for a Python or NumPy integer; False for a bool, a float or anything else."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def check_num_samples(num_samples, num_classes=NUM_CLASSES):
     """Raises `EvaluationError` unless N is a multiple of the class count, >= 10 per class."""
     minimum = MIN_SAMPLES_PER_CLASS * num_classes
-    if (
-        isinstance(num_samples, bool)
-        or not isinstance(num_samples, (int, np.integer))
-        or num_samples < minimum
-        or num_samples % num_classes
-    ):
+    if not is_integer(num_samples) or num_samples < minimum or num_samples % num_classes:
         raise EvaluationError(
             f"num_samples must be a multiple of {num_classes} and at least {minimum} "
             f"(split evenly over the classes), got {num_samples!r}"
@@ -345,7 +345,7 @@ class Evaluator:
         Raises:
             EvaluationError: `draws` < 1, or as `evaluate`.
         """
-        if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        if not is_integer(draws) or draws < 1:
             raise EvaluationError(f"draws must be an integer >= 1, got {draws!r}")
         sampler = as_sampler(generator, self.image_shape, self.num_classes)
         return [self.evaluate(sampler, num_samples, seed + i) for i in range(int(draws))]

@@ -13,6 +13,13 @@ def _run_evaluate(*args, env_extra=None):
     return run_cli("evaluate", *args, env_extra=env_extra)
 
 
+def _run_evaluate_cached(reference_classifier, mnist_dir, *args):
+    """`_run_evaluate` on real MNIST with the session's cached reference classifier."""
+    return _run_evaluate(
+        *args, f"--classifier_dir={reference_classifier.cache_root}", *mnist_flags(mnist_dir)
+    )
+
+
 def _not_an_export(tmp_path):
     (tmp_path / "empty").mkdir()
     return str(tmp_path / "empty")
@@ -54,12 +61,12 @@ def test_evaluate_an_export_with_baselines_end_to_end(
 ):
     export = save_random_export(tmp_path / "export", seed=0)
     out = tmp_path / "metrics.json"
-    result = _run_evaluate(
+    result = _run_evaluate_cached(
+        reference_classifier,
+        real_mnist_dir,
         f"--model={export}",
         "--num_samples=200",
         "--baseline",
-        f"--classifier_dir={reference_classifier.cache_root}",
-        *mnist_flags(real_mnist_dir),
         f"--json={out}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -84,13 +91,13 @@ def test_draws_report_the_mean_and_spread_of_each_metric(
 ):
     export = save_random_export(tmp_path / "export", seed=1)
     out = tmp_path / "metrics.json"
-    result = _run_evaluate(
+    result = _run_evaluate_cached(
+        reference_classifier,
+        real_mnist_dir,
         f"--model={export}",
         "--num_samples=100",
         "--seed=4",
         "--draws=3",
-        f"--classifier_dir={reference_classifier.cache_root}",
-        *mnist_flags(real_mnist_dir),
         f"--json={out}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
