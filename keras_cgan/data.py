@@ -23,7 +23,7 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from keras_cgan import mnist_files
+from keras_cgan import mnist_files, tfds_source
 from keras_cgan.config import DEFAULT_STEPS_PER_EXECUTION, MNIST_DIR_ENV
 from keras_cgan.errors import DataError
 from keras_cgan.mnist_files import IMAGE_SHAPE, NUM_CLASSES, check_split, checked
@@ -48,7 +48,10 @@ def load_tfds_mnist(split: str = "train", data_dir: Optional[str] = None):
     try:
         import tensorflow_datasets as tfds
 
-        dataset = tfds.load("mnist", split=split, as_supervised=True, data_dir=data_dir)
+        builder = tfds.builder("mnist", data_dir=data_dir)
+        with tfds_source.fail_fast_offline(builder):
+            builder.download_and_prepare()
+        dataset = builder.as_dataset(split=split, as_supervised=True)
         # Batches, not batch_size=-1: its single-element read aborts the
         # process under tfds' mock_data with this TensorFlow.
         parts = list(tfds.as_numpy(dataset.batch(8192)))

@@ -3,13 +3,14 @@
 import gzip
 import os
 import shutil
+import socket
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_cgan import data, mnist_files, perf
+from keras_cgan import data, mnist_files, perf, tfds_source
 from keras_cgan.errors import DataError
 
 
@@ -187,6 +188,36 @@ def test_the_real_tfds_builder_runs_up_to_the_download(tmp_path, monkeypatch):
     with pytest.raises(DataError, match=r"ConnectionError: no network in this test\); for offline"):
         data.load_tfds_mnist("train", data_dir=str(tmp_path))
     assert downloads, "the loader stopped before the download"
+
+
+@pytest.mark.parametrize(
+    "load, fix",
+    [
+        (lambda d: data.load_tfds_mnist("train", data_dir=d), "--mnist_dir"),
+        (lambda d: tfds_source.load("cifar10", "train", data_dir=d), "--tfds_data_dir"),
+    ],
+    ids=["mnist", "cifar10"],
+)
+def test_offline_the_download_fails_at_once_not_after_ten_retries(load, fix, monkeypatch, tmp_path):
+    """No name resolves: tensorflow-datasets would retry each file ten times
+    with backoff (about 3.5 minutes); offline it tries each file once."""
+    from tensorflow_datasets.core.download import downloader
+
+    lookups = []
+
+    def no_dns(host, *args, **kwargs):
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    for var in tfds_source._PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    retries = downloader.MAX_RETRIES
+    with pytest.raises(DataError, match=rf"NameResolutionError.*; for offline use pass {fix}"):
+        load(str(tmp_path))
+    tries = len(lookups) - 1  # The first is the offline probe.
+    assert 1 <= tries <= 4, f"{tries} connection attempts for at most four files"
+    assert downloader.MAX_RETRIES == retries  # Restored for later downloads.
 
 
 def test_missing_tfds_module_is_a_clear_error(monkeypatch):
