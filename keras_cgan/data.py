@@ -49,8 +49,7 @@ def load_tfds_mnist(split: str = "train", data_dir: Optional[str] = None):
         import tensorflow_datasets as tfds
 
         builder = tfds.builder("mnist", data_dir=data_dir)
-        with tfds_source.fail_fast_offline(builder):
-            builder.download_and_prepare()
+        tfds_source.prepare(builder)
         dataset = builder.as_dataset(split=split, as_supervised=True)
         # Batches, not batch_size=-1: its single-element read aborts the
         # process under tfds' mock_data with this TensorFlow.

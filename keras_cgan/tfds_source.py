@@ -6,7 +6,6 @@ fixed size) and a class `label` works: `fashion_mnist`, `cifar10`,
 dataset's own order.
 """
 
-import contextlib
 import os
 import socket
 from typing import Optional
@@ -36,21 +35,21 @@ def _offline() -> bool:
     return False
 
 
-@contextlib.contextmanager
-def fail_fast_offline(builder):
-    """A context in which `builder`'s downloads fail at once when offline.
+def prepare(builder) -> None:
+    """Downloads and prepares `builder`'s files, failing at once when offline.
 
     tensorflow-datasets retries a failed download ten times with exponential
     backoff: offline, the error comes after about 3.5 minutes of retries.
     When `builder` still needs its files and the machine is offline
-    (`_offline`), its retries are 0 for the duration; online, or with the
-    files prepared, nothing changes.
+    (`_offline`), its retries are 0 for this call (restored after); online,
+    or with the files prepared, it is `builder.download_and_prepare()`.
 
     Args:
         builder: A `tfds.core.DatasetBuilder`.
 
-    Yields:
-        None.
+    Raises:
+        Whatever `download_and_prepare` raises (callers turn it into a
+        `DataError` with their own fix).
     """
     try:  # Not public API: without it the retries stay as they are.
         from tensorflow_datasets.core.download import downloader
@@ -61,7 +60,7 @@ def fail_fast_offline(builder):
     if quick:
         downloader.MAX_RETRIES = 0
     try:
-        yield
+        builder.download_and_prepare()
     finally:
         if quick:
             downloader.MAX_RETRIES = saved
@@ -151,8 +150,7 @@ def load(name: str, split: str = "train", data_dir: Optional[str] = None):
             "use a folder copy with --dataset=folder:PATH and --eval_holdout"
         )
     try:
-        with fail_fast_offline(builder):
-            builder.download_and_prepare()
+        prepare(builder)
         ds = builder.as_dataset(split=split, as_supervised=False, shuffle_files=False)
         images, labels = [], []
         for batch in tfds.as_numpy(ds.map(lambda x: (x["image"], x["label"])).batch(4096)):
