@@ -27,6 +27,8 @@ def build_networks(config: TrainConfig):
         config.hidden_units,
         dtype=config.mixed_precision,
         image_shape=config.image_shape,
+        d_hidden=config.d_hidden,
+        noise_scale=config.noise_scale,
     )
 
 

@@ -184,11 +184,27 @@ class TrainConfig:
         resume=True,
     )
     latent_dim: int = setting(100, "Width of the noise z.", at_least=1, resume=True)
+    noise_scale: float = setting(
+        1.0,
+        "Scale of the noise z when sampling (grids, evaluation, model.keras, export): the "
+        "generator trains on z ~ N(0, 1) and multiplies z by this at inference; above 1 trades "
+        "precision for recall, below 1 the reverse (the truncation trick).",
+        above=0.0,
+    )
     hidden_units: int = setting(
         128,
         "Hidden width (mlp) or base filter count (dcgan, dcgan_proj, dcgan_cbn).",
         at_least=1,
         resume=True,
+    )
+    d_hidden: int = setting(
+        0,
+        "Width of a hidden Dense + LeakyReLU layer between the projection discriminator's conv "
+        "features and its logit, projection and class head (0 = none; --arch=dcgan_proj or "
+        "dcgan_cbn).",
+        at_least=0,
+        resume=True,
+        shown_default="0 (none)",
     )
     arch: str = setting(
         "mlp",
@@ -429,11 +445,12 @@ class TrainConfig:
                 f"eval_samples must be a multiple of {self.num_classes} and at least "
                 f"{10 * self.num_classes}, got {self.eval_samples!r}"
             )
-        if self.aux_classifier and self.arch not in PROJECTION_ARCHS:
-            raise ConfigError(
-                f"aux_classifier needs a projection discriminator, not --arch={self.arch}: use "
-                f"--arch={' or --arch='.join(PROJECTION_ARCHS)}"
-            )
+        for name in ("aux_classifier", "d_hidden"):
+            if getattr(self, name) and self.arch not in PROJECTION_ARCHS:
+                raise ConfigError(
+                    f"{name} needs a projection discriminator, not --arch={self.arch}: use "
+                    f"--arch={' or --arch='.join(PROJECTION_ARCHS)}"
+                )
 
     @property
     def discriminator_learning_rate(self) -> float:

@@ -108,6 +108,7 @@ def make_tiny_gan(
     d_lr=1e-3,
     g_lr=1e-3,
     ema_decay=None,
+    noise_scale=1.0,
     **compile_kwargs,
 ):
     """A compiled ConditionalGAN with tiny networks (and an EMA generator if `ema_decay`).
@@ -122,7 +123,7 @@ def make_tiny_gan(
     from keras_cgan.model import ConditionalGAN
 
     keras.utils.set_random_seed(seed)
-    g, d = networks.build_networks(arch, latent_dim, 10, hidden_units)
+    g, d = networks.build_networks(arch, latent_dim, 10, hidden_units, noise_scale=noise_scale)
     gan = ConditionalGAN(
         g, d, latent_dim=latent_dim, num_classes=10, seed=seed, ema_decay=ema_decay
     )

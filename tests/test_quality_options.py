@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import fake_batch, make_tiny_gan
+from helpers import fake_batch, make_tiny_gan, round_trip
 from keras_cgan import augment, checkpoint, losses, networks, train
 from keras_cgan.config import parse_diffaugment
 from keras_cgan.errors import ConfigError
@@ -46,6 +46,61 @@ def test_cbn_generator_follows_the_image_size_like_dcgan():
     assert {f"{n}_gain" for n in norms} <= {layer.name for layer in g.layers}
     with pytest.raises(ConfigError, match="--image_size"):
         networks.build_networks("dcgan_cbn", image_shape=(30, 30, 1))
+
+
+def test_d_hidden_puts_a_nonlinear_layer_under_the_logit_projection_and_class_head():
+    _, plain = networks.build_networks("dcgan_cbn", latent_dim=8, num_classes=10, hidden_units=4)
+    _, d = networks.build_networks(
+        "dcgan_cbn", latent_dim=8, num_classes=10, hidden_units=4, d_hidden=16
+    )
+    assert plain.get_layer("features").output.shape[-1] == 7 * 7 * 8
+    assert "hidden" not in [layer.name for layer in plain.layers]
+    assert d.get_layer("hidden").output.shape[-1] == 16
+    assert type(d.get_layer("features")).__name__ == "LeakyReLU"
+    assert d.get_layer("label_embedding").kernel.shape == (10, 16)
+    assert networks.with_features(d).outputs[1].shape[-1] == 16  # The class head's input.
+    # Scaling the hidden layer's weights does not scale the logit: it is not linear in them.
+    images = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(np.float32)
+    one_hot = np.eye(10, dtype=np.float32)[[0, 1, 2, 3]]
+    d.get_layer("logit").bias.assign([0.0])
+    hidden = d.get_layer("hidden")
+    hidden.bias.assign(np.random.default_rng(1).normal(size=16).astype(np.float32))
+    before = d([images, one_hot]).numpy()
+    hidden.kernel.assign(-hidden.kernel.numpy())
+    flipped = d([images, one_hot]).numpy()
+    assert not np.allclose(flipped, -before, atol=1e-4) and not np.allclose(flipped, before)
+    with pytest.raises(ConfigError, match="d_hidden needs a projection discriminator"):
+        networks.build_networks("mlp", d_hidden=8)
+
+
+def test_noise_scale_widens_z_at_sampling_and_not_in_training():
+    plain, _ = networks.build_networks("dcgan_cbn", latent_dim=8, num_classes=10, hidden_units=4)
+    wide, _ = networks.build_networks(
+        "dcgan_cbn", latent_dim=8, num_classes=10, hidden_units=4, noise_scale=1.5
+    )
+    assert "noise_scale" not in [layer.name for layer in plain.layers]
+    wide.set_weights(plain.get_weights())
+    z = np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32)
+    one_hot = np.eye(10, dtype=np.float32)[:6]
+    sampled = wide([z, one_hot], training=False).numpy()
+    np.testing.assert_allclose(sampled, plain([1.5 * z, one_hot], training=False), atol=1e-6)
+    assert not np.allclose(sampled, plain([z, one_hot], training=False), atol=1e-3)
+    trained = wide([z, one_hot], training=True).numpy()
+    np.testing.assert_allclose(trained, plain([z, one_hot], training=True), atol=1e-6)
+
+
+def test_noise_scale_survives_save_load_ema_and_export(tmp_path):
+    gan = make_tiny_gan("dcgan_cbn", ema_decay=0.9, noise_scale=1.5)
+    images, one_hot, noise = fake_batch(latent_dim=8)
+    gan.train_on_batch(images, one_hot)
+    loaded, served = round_trip(gan, tmp_path, export=True)
+    for model in (gan.generator, gan.ema_generator, loaded.ema_generator):
+        assert model.get_layer("noise_scale").scale == 1.5
+    unscaled, _ = networks.build_networks("dcgan_cbn", 8, 10, 8)
+    unscaled.set_weights(gan.ema_generator.get_weights())
+    probe = np.random.default_rng(2).standard_normal((10, 8)).astype(np.float32)
+    expected = unscaled([1.5 * probe, np.eye(10, dtype=np.float32)], training=False).numpy()
+    np.testing.assert_allclose(served.generate(range(10), noise=probe), expected, atol=1e-5)
 
 
 def test_translate_and_cutout_move_and_blank_pixels():
@@ -92,6 +147,9 @@ def test_diff_augment_is_keyed_by_seed_step_and_stream_and_differentiable():
         ({"top_k_min": 0.0}, "top_k_min must be"),
         ({"aux_classifier": -0.1}, "aux_classifier must be"),
         ({"aux_classifier": 0.1, "arch": "mlp"}, "not --arch=mlp: use --arch=dcgan_proj or"),
+        ({"d_hidden": -1}, "d_hidden must be"),
+        ({"noise_scale": 0.0}, "noise_scale must be"),
+        ({"d_hidden": 8, "arch": "dcgan"}, "d_hidden needs a projection .*not --arch=dcgan: use"),
     ],
 )
 def test_bad_quality_options_are_one_line_config_errors(tiny_config, changes, message):
@@ -188,8 +246,12 @@ def test_a_run_with_every_option_trains_exports_and_resumes(tiny_config):
         diffaugment="translation,cutout",
         top_k=0.9,
         aux_classifier=0.1,
+        d_hidden=8,
+        noise_scale=1.2,
     )
     gan = train.train(config)
+    assert gan.generator.get_layer("noise_scale").scale == 1.2
+    assert gan.discriminator.get_layer("hidden").units == 8
     assert gan.train_steps.numpy() == 2 * (64 // 16)
     assert np.isfinite(gan.generate([0, 1, 2], seed=0)).all()
     # The options are part of what a resumed run must agree on.
@@ -201,6 +263,7 @@ def test_a_run_with_every_option_trains_exports_and_resumes(tiny_config):
         {"top_k": 0.8},
         {"top_k_min": 0.9},
         {"aux_classifier": 0.2},
+        {"d_hidden": 16},
         {"epochs": 3},
     ):
         with pytest.raises(ConfigError, match=next(iter(changes))):
