@@ -51,8 +51,9 @@ def test_fast_is_the_plain_projection_recipe_at_twice_the_best_rates_for_fewer_e
         f.name for f in dataclasses.fields(fast) if getattr(fast, f.name) != getattr(best, f.name)
     }
     # best adds class-conditional batch norm, a lighter R1, the auxiliary
-    # classifier and top-k to fast's networks; fast trains 3 epochs at twice
-    # the rates and leaves them out: they cost 8-17% more per step, which its
+    # classifier, top-k and the discriminator's hidden layer to fast's
+    # networks and samples with wider noise; fast trains 3 epochs at twice
+    # the rates and leaves them out: they cost more per step, which its
     # one-minute budget does not have. Both take R1 lazily.
     assert differing == {
         "epochs",
@@ -63,6 +64,8 @@ def test_fast_is_the_plain_projection_recipe_at_twice_the_best_rates_for_fewer_e
         "r1_gamma",
         "top_k",
         "aux_classifier",
+        "d_hidden",
+        "noise_scale",
     }
     assert best.epochs > fast.epochs and best.ema_decay > fast.ema_decay > 0
     assert fast.learning_rate == 2 * best.learning_rate
@@ -71,6 +74,7 @@ def test_fast_is_the_plain_projection_recipe_at_twice_the_best_rates_for_fewer_e
     assert (fast.arch, best.arch) == ("dcgan_proj", "dcgan_cbn")
     assert fast.r1_gamma > best.r1_gamma > 0
     assert best.top_k > 0 and best.aux_classifier > 0 == fast.top_k == fast.aux_classifier
+    assert best.d_hidden > 0 == fast.d_hidden and best.noise_scale > 1 == fast.noise_scale
 
 
 @pytest.mark.slow
