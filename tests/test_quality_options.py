@@ -59,12 +59,13 @@ def test_d_hidden_puts_a_nonlinear_layer_under_the_logit_projection_and_class_he
     assert type(d.get_layer("features")).__name__ == "LeakyReLU"
     assert d.get_layer("label_embedding").kernel.shape == (10, 16)
     assert networks.with_features(d).outputs[1].shape[-1] == 16  # The class head's input.
-    # Scaling the hidden layer's weights does not scale the logit: it is not linear in them.
+    # With every bias at 0, negating the hidden kernel would negate a logit that is linear
+    # in the hidden layer; the LeakyReLU makes it not so.
     images = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(np.float32)
     one_hot = np.eye(10, dtype=np.float32)[[0, 1, 2, 3]]
     d.get_layer("logit").bias.assign([0.0])
     hidden = d.get_layer("hidden")
-    hidden.bias.assign(np.random.default_rng(1).normal(size=16).astype(np.float32))
+    hidden.bias.assign(np.zeros(16, np.float32))
     before = d([images, one_hot]).numpy()
     hidden.kernel.assign(-hidden.kernel.numpy())
     flipped = d([images, one_hot]).numpy()
